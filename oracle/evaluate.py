@@ -1,0 +1,189 @@
+"""The oracle's entry point: inputs rounded to a dtype in, correctly rounded answers out.
+
+A Ziv loop: evaluate every output's enclosure at a working precision, round those whose
+enclosure decides a single value of the format (:func:`oracle.decide.decide`), and
+double the precision for the rest. Elements whose true value is exact come out exact
+at the first step; the formulas avoid cancellation, so the rest decide within a step
+or two. A value that no precision up to ``MAX_BITS`` decides is an error in the oracle,
+reported as such, never guessed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from .cache import DiskCache
+from .decide import decide, exact_decimal
+from .formats import FORMATS, FloatFormat, round_float
+from .interval import Interval, working_precision
+from .kernels import using_backend
+from .semantics import IDEAL, Semantics
+from .signatures import ARRAY_PARAMS, SIGNATURES
+
+#: Bump when a formula changes: it is part of every cache key.
+ORACLE_VERSION = "1"
+MAX_BITS = 1 << 14
+FIRST_GUARD_BITS = 32
+
+
+class OracleUndecided(RuntimeError):
+    """No working precision up to MAX_BITS decided the rounding: an oracle bug, not an answer."""
+
+
+@dataclass(frozen=True, eq=False)
+class OracleResult:
+    """Correctly rounded value and gradient, as float64 arrays holding values of ``dtype``.
+
+    ``value_exact`` / ``grad_exact`` are decimal strings of the unrounded values, precise
+    far beyond ``dtype``, for measuring errors in ULPs. ``bits`` is the largest working
+    precision the Ziv loop needed.
+    """
+
+    dtype: str
+    value: np.ndarray
+    value_exact: tuple[str, ...]
+    grad: np.ndarray
+    grad_exact: tuple[str, ...]
+    bits: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "dtype": self.dtype,
+            "value": [float(v).hex() for v in self.value.ravel()], "value_shape": list(self.value.shape),
+            "value_exact": list(self.value_exact),
+            "grad": [float(v).hex() for v in self.grad.ravel()], "grad_shape": list(self.grad.shape),
+            "grad_exact": list(self.grad_exact),
+            "bits": self.bits,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> OracleResult:
+        def array(name: str) -> np.ndarray:
+            flat = np.array([float.fromhex(v) for v in record[name]], dtype=np.float64)
+            return flat.reshape(tuple(record[f"{name}_shape"]))
+
+        return cls(record["dtype"], array("value"), tuple(record["value_exact"]), array("grad"),
+                   tuple(record["grad_exact"]), int(record["bits"]))
+
+
+def round_inputs(op: str, params: Mapping[str, Any], inputs: Mapping[str, Any], fmt: FloatFormat
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Round every float input and float param into ``fmt`` (idempotent on rounded ones).
+
+    The oracle never sees a value the framework under test could not hold.
+    """
+    signature = SIGNATURES[op]
+    rounded_inputs: dict[str, np.ndarray] = {}
+    for name, data in inputs.items():
+        if name in signature.integer_inputs:
+            rounded_inputs[name] = np.asarray(data, dtype=np.int64)
+        else:
+            rounded_inputs[name] = _round_array(data, fmt)
+    rounded_params = dict(params)
+    for name in ARRAY_PARAMS & params.keys():
+        if params[name] is not None:
+            rounded_params[name] = _round_array(params[name], fmt)
+    if "label_smoothing" in params:
+        rounded_params["label_smoothing"] = round_float(float(params["label_smoothing"]), fmt)
+    return rounded_params, rounded_inputs
+
+
+def _round_array(data: Any, fmt: FloatFormat) -> np.ndarray:
+    array = np.asarray(data, dtype=np.float64)
+    return np.vectorize(lambda v: round_float(float(v), fmt), otypes=[np.float64])(array) if array.size else array
+
+
+def cache_key(op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], dtype: str,
+              semantics: Semantics) -> str:
+    def encode(value: Any) -> Any:
+        if isinstance(value, np.ndarray):
+            return {"shape": list(value.shape), "data": [_exact_token(v) for v in value.ravel().tolist()]}
+        if isinstance(value, float):
+            return _exact_token(value)
+        return value
+
+    payload = {
+        "oracle": ORACLE_VERSION, "op": op, "dtype": dtype, "semantics": semantics.key(),
+        "params": {k: encode(v) for k, v in sorted(params.items())},
+        "inputs": {k: encode(v) for k, v in sorted(inputs.items())},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _exact_token(value: float | int) -> str | int:
+    return value if isinstance(value, int) else float(value).hex()
+
+
+def evaluate(op: str, params: Mapping[str, Any], inputs: Mapping[str, Any], dtype: str,
+             semantics: Semantics = IDEAL, *, backend: str = "mpmath", cache: DiskCache | None = None) -> OracleResult:
+    """The exact answer for ``op`` at ``inputs`` rounded to ``dtype``, under ``semantics``.
+
+    Raises :class:`oracle.ops.InvalidInput` where the input has no valid answer.
+    """
+    fmt = FORMATS[dtype]
+    params, rounded = round_inputs(op, params, inputs, fmt)
+    key = cache_key(op, params, rounded, dtype, semantics) if cache is not None else ""
+    if cache is not None and (record := cache.get(key)) is not None:
+        return OracleResult.from_record(record)
+    with using_backend(backend):
+        result = _ziv(op, params, rounded, fmt, semantics)
+    if cache is not None:
+        cache.put(key, result.to_record())
+    return result
+
+
+def _ziv(op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], fmt: FloatFormat,
+         semantics: Semantics) -> OracleResult:
+    constants = semantics.in_format(fmt)
+    bits = max(fmt.precision + FIRST_GUARD_BITS, 64)
+    values: list[float | None] = []
+    grads: list[float | None] = []
+    value_exact: list[str] = []
+    grad_exact: list[str] = []
+    while True:
+        with working_precision(bits):
+            enclosures = ops.evaluate(op, params, inputs, constants)
+            if not values:
+                values, grads = [None] * len(enclosures.value), [None] * len(enclosures.grad)
+                value_exact, grad_exact = [""] * len(values), [""] * len(grads)
+            _settle(enclosures.value, values, value_exact, fmt, bits)
+            _settle(enclosures.grad, grads, grad_exact, fmt, bits)
+        if None not in values and None not in grads:
+            break
+        bits *= 2
+        if bits > MAX_BITS:
+            raise OracleUndecided(f"{op}: rounding into {fmt.name} undecided at {MAX_BITS} bits")
+    return OracleResult(
+        fmt.name,
+        np.array(values, dtype=np.float64).reshape(enclosures.value_shape),
+        tuple(value_exact),
+        np.array(grads, dtype=np.float64).reshape(enclosures.grad_shape),
+        tuple(grad_exact),
+        bits,
+    )
+
+
+def _settle(enclosures: list[Interval], rounded: list[float | None], exact: list[str], fmt: FloatFormat,
+            bits: int) -> None:
+    for index, enclosure in enumerate(enclosures):
+        if rounded[index] is None:
+            decided = decide(enclosure, fmt)
+            if decided is not None:
+                rounded[index] = decided
+                exact[index] = _signed_decimal(enclosure, decided, bits)
+
+
+def _signed_decimal(enclosure: Interval, decided: float, bits: int) -> str:
+    text = exact_decimal(enclosure, bits)
+    # A value that rounds to -0 is a tiny negative number (or an exact -0 limit): keep its sign.
+    if text == "0" and math.copysign(1.0, decided) < 0:
+        return "-0"
+    return text

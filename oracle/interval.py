@@ -1,0 +1,204 @@
+"""Enclosures of real numbers: the arithmetic every oracle formula is written in.
+
+An :class:`Interval` is either *exact* (``lo == hi``: the value is that dyadic) or a
+*strict* enclosure (``lo < value < hi``). Basic operations round outward with mpmath's
+correctly rounded directed arithmetic, so the invariant holds by construction; the
+transcendental kernels (:mod:`oracle.kernels`) keep it by widening.
+
+Strictness is what makes rounding decidable without ever computing a negligible
+tail: if ``lo`` is exactly a rounding midpoint, the value is strictly above it and
+rounds up (see :func:`oracle.decide.decide`). Comparing two working precisions could
+not tell that apart; the enclosure can.
+
+The working precision lives in a context variable set by the Ziv loop, so formulas
+read like mathematics: ``x * (one - y) + log1p(exp(-x))``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+from collections.abc import Iterator
+from fractions import Fraction
+
+from mpmath import libmp
+
+Mpf = tuple  # mpmath's raw (sign, man, exp, bc) representation
+
+_precision: contextvars.ContextVar[int] = contextvars.ContextVar("oracle_precision", default=64)
+
+FLOOR, CEILING = libmp.round_floor, libmp.round_ceiling
+
+
+@contextlib.contextmanager
+def working_precision(bits: int) -> Iterator[None]:
+    """Evaluate enclosures with ``bits`` of working precision; restored on exit."""
+    token = _precision.set(bits)
+    try:
+        yield
+    finally:
+        _precision.reset(token)
+
+
+def precision() -> int:
+    return _precision.get()
+
+
+class Interval:
+    """A value known exactly (``lo == hi``) or strictly inside ``(lo, hi)``."""
+
+    __slots__ = ("hi", "lo")
+
+    def __init__(self, lo: Mpf, hi: Mpf | None = None) -> None:
+        self.lo = lo
+        self.hi = lo if hi is None else hi
+
+    # -- construction -------------------------------------------------------
+    @classmethod
+    def of(cls, value: float | int | Fraction) -> Interval:
+        """An exact interval; floats are taken bit for bit, never via decimal."""
+        if isinstance(value, Fraction):
+            if value.denominator & (value.denominator - 1):
+                raise ValueError(f"{value} is not dyadic")
+            shift = value.denominator.bit_length() - 1
+            return cls(libmp.from_man_exp(value.numerator, -shift))
+        if isinstance(value, int):
+            return cls(libmp.from_int(value))
+        return cls(libmp.from_float(value))
+
+    @property
+    def exact(self) -> bool:
+        return self.lo == self.hi
+
+    @property
+    def is_nan(self) -> bool:
+        return self.lo == libmp.fnan or self.hi == libmp.fnan
+
+    # -- arithmetic ---------------------------------------------------------
+    def __neg__(self) -> Interval:
+        return Interval(libmp.mpf_neg(self.hi), libmp.mpf_neg(self.lo))
+
+    def __add__(self, other: Interval | int) -> Interval:
+        other = _lift(other)
+        w = _precision.get()
+        return Interval(libmp.mpf_add(self.lo, other.lo, w, FLOOR), libmp.mpf_add(self.hi, other.hi, w, CEILING))
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Interval | int) -> Interval:
+        return self + (-_lift(other))
+
+    def __rsub__(self, other: Interval | int) -> Interval:
+        return _lift(other) + (-self)
+
+    def __mul__(self, other: Interval | int) -> Interval:
+        other = _lift(other)
+        return _extremes(libmp.mpf_mul, self, other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Interval | int) -> Interval:
+        other = _lift(other)
+        if _contains_zero(other):
+            raise ZeroDivisionError("oracle formula divided by an interval containing 0")
+        return _extremes(libmp.mpf_div, self, other)
+
+    def __rtruediv__(self, other: Interval | int) -> Interval:
+        return _lift(other) / self
+
+    def scale2(self, power: int) -> Interval:
+        """Multiply by 2**power: exact, whatever the precision."""
+        return Interval(libmp.mpf_shift(self.lo, power), libmp.mpf_shift(self.hi, power))
+
+    # -- inspection ---------------------------------------------------------
+    def sign(self) -> int | None:
+        """-1, 0 or +1 when the sign is known, None when the enclosure straddles 0."""
+        if self.exact:
+            return libmp.mpf_sign(self.lo)
+        if libmp.mpf_sign(self.lo) >= 0:
+            return 1
+        if libmp.mpf_sign(self.hi) <= 0:
+            return -1
+        return None
+
+    def midpoint(self) -> Mpf:
+        if self.exact:
+            return self.lo
+        return libmp.mpf_shift(libmp.mpf_add(self.lo, self.hi, _precision.get() + 2, libmp.round_nearest), -1)
+
+    def __repr__(self) -> str:
+        if self.exact:
+            return f"Interval({libmp.to_str(self.lo, 20)})"
+        return f"Interval({libmp.to_str(self.lo, 20)}, {libmp.to_str(self.hi, 20)})"
+
+
+ZERO = Interval(libmp.fzero)
+ONE = Interval(libmp.fone)
+INF = Interval(libmp.finf)
+NEG_INF = Interval(libmp.fninf)
+NAN = Interval(libmp.fnan)
+
+
+def _lift(value: Interval | int) -> Interval:
+    return value if isinstance(value, Interval) else Interval(libmp.from_int(value))
+
+
+def _contains_zero(value: Interval) -> bool:
+    return value.sign() in (0, None)
+
+
+def _extremes(operation: object, a: Interval, b: Interval) -> Interval:
+    """Outward-rounded image of a bilinear operation over the corners of two intervals."""
+    w = _precision.get()
+    op = operation  # mpf_mul or mpf_div: (x, y, prec, rnd)
+    corners = [(x, y) for x in {a.lo, a.hi} for y in {b.lo, b.hi}]
+    lows = [op(x, y, w, FLOOR) for x, y in corners]  # type: ignore[operator]
+    highs = [op(x, y, w, CEILING) for x, y in corners]  # type: ignore[operator]
+    if libmp.fnan in lows or libmp.fnan in highs:
+        return NAN
+    return Interval(min(lows, key=_ORDER), max(highs, key=_ORDER))
+
+
+_ORDER = functools.cmp_to_key(libmp.mpf_cmp)
+
+
+def fsum(terms: list[Interval]) -> Interval:
+    """Sum many enclosures, carrying 64 guard bits so a long sum does not drift.
+
+    Rounding per step at the working precision would widen an N-term sum by N ulps
+    and make the Ziv loop climb for no reason; the guard bits keep it to one.
+    """
+    w = _precision.get()
+    lo, hi = libmp.fzero, libmp.fzero
+    for term in terms:
+        lo = libmp.mpf_add(lo, term.lo, w + 64, FLOOR)
+        hi = libmp.mpf_add(hi, term.hi, w + 64, CEILING)
+    return Interval(libmp.mpf_add(lo, libmp.fzero, w, FLOOR), libmp.mpf_add(hi, libmp.fzero, w, CEILING))
+
+
+def is_zero(value: Interval) -> bool:
+    return value.exact and value.lo == libmp.fzero
+
+
+def is_one(value: Interval) -> bool:
+    return value.exact and value.lo == libmp.fone
+
+
+def hull(a: Interval, b: Interval) -> Interval:
+    """Smallest enclosure of both: used where a branch cannot be decided yet.
+
+    It stays strict as long as the two disagree, which is exactly when it is used; the
+    Ziv loop then raises the precision until the branch is decided.
+    """
+    if a.lo == b.lo and a.hi == b.hi:
+        return a
+    return Interval(min(a.lo, b.lo, key=_ORDER), max(a.hi, b.hi, key=_ORDER))
+
+
+def maximum(a: Interval, b: Interval) -> Interval:
+    if not libmp.mpf_lt(b.lo, a.hi):
+        return b
+    if not libmp.mpf_lt(a.lo, b.hi):
+        return a
+    return hull(a, b)
