@@ -1,0 +1,357 @@
+"""Case files: loading, validation, sweep expansion, and inputs rounded per dtype.
+
+Loading never stops at the first problem and never raises on bad input: every problem
+becomes a :class:`CaseError` naming the file, the line and the case id, and every good
+case still loads. Checks, in order: YAML syntax and duplicate keys, the JSON Schema
+(``schema/case-file.schema.json``, unknown keys included), the vocabulary (which params
+and inputs each op takes), the value grammar, the shapes in every dtype, and ids unique
+across all files.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+
+from oracle.formats import FORMATS, FloatFormat
+from oracle.signatures import ARRAY_PARAMS, OPTIONAL_INPUTS, SIGNATURES
+
+from . import values
+from .yamlsource import Literal, Located, YamlError, line_of
+from .yamlsource import load as load_yaml
+
+DEFAULT_DTYPES = ("float64", "float32", "float16", "bfloat16")
+_VARIABLE = re.compile(r"([+-]?)\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class CaseError:
+    file: Path
+    line: int
+    case: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        return f"{where}: case {self.case!r}: {self.message}" if self.case else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    description: str
+    provenance: str
+    op: str
+    params: Mapping[str, Any]
+    inputs: Mapping[str, Any]
+    dtypes: tuple[str, ...] = DEFAULT_DTYPES
+    tolerance: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    expect: str | None = None
+    tags: tuple[str, ...] = ()
+    file: Path = Path()
+    line: int = 0
+    #: Sweep variable -> the literal text it took for this case (for plots and ids).
+    sweep: Mapping[str, str] = field(default_factory=dict)
+
+    def materialize(self, dtype: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Params and inputs as the framework under test will hold them in ``dtype``.
+
+        Float arrays come back as float64 arrays whose every element is exactly a value
+        of ``dtype``; integer inputs (labels) as int64.
+        """
+        fmt = FORMATS[dtype]
+        signature = SIGNATURES[self.op]
+        inputs = {
+            name: np.asarray(data, dtype=np.int64) if name in signature.integer_inputs else _float_array(data, fmt)
+            for name, data in self.inputs.items()
+        }
+        params = dict(self.params)
+        for name in ARRAY_PARAMS & params.keys():
+            params[name] = _float_array(params[name], fmt)
+        if "label_smoothing" in params:
+            params["label_smoothing"] = values.resolve(params["label_smoothing"], fmt)
+        return params, inputs
+
+
+@dataclass
+class Corpus:
+    cases: list[Case] = field(default_factory=list)
+    errors: list[CaseError] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def _ragged(data: Any) -> bool:
+    try:
+        array = np.array(data, dtype=object)
+    except ValueError:
+        return True
+    return any(isinstance(v, list) for v in array.ravel().tolist())
+
+
+def _float_array(data: Any, fmt: FloatFormat) -> np.ndarray:
+    if _ragged(data):
+        raise ValueError("not a rectangular array")
+    array = np.array(data, dtype=object)
+    flat = [values.resolve(v, fmt) for v in array.ravel().tolist()]
+    return np.array(flat, dtype=np.float64).reshape(array.shape)
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("schema/case-file.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def case_files(paths: Iterable[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*.yaml") if p.is_file()))
+        else:
+            found.append(path)
+    return found
+
+
+def load(paths: Iterable[Path]) -> Corpus:
+    corpus = Corpus(files=case_files(paths))
+    seen: dict[str, Case] = {}
+    for path in corpus.files:
+        cases, errors = load_file(path)
+        corpus.errors.extend(errors)
+        for case in cases:
+            if case.id in seen:
+                first = seen[case.id]
+                corpus.errors.append(CaseError(case.file, case.line, case.id,
+                                               f"duplicate id: first defined at {first.file}:{first.line}"))
+                continue
+            seen[case.id] = case
+            corpus.cases.append(case)
+    return corpus
+
+
+def load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
+    try:
+        document = load_yaml(path)
+    except YamlError as error:
+        return [], [CaseError(path, error.line, None, str(error))]
+    except OSError as error:
+        return [], [CaseError(path, 0, None, f"cannot read: {error.strerror}")]
+    bad_entries: set[int] = set()
+    errors = []
+    for problem in sorted(jsonschema.Draft202012Validator(schema()).iter_errors(document), key=lambda e: list(e.path)):
+        where = list(problem.absolute_path)
+        index = where[1] if len(where) > 1 and where[0] == "cases" and isinstance(where[1], int) else None
+        if index is not None:
+            bad_entries.add(index)
+        where, message = _describe(problem, where)
+        errors.append(CaseError(path, line_of(document, where), _entry_id(document, index), message))
+    file_level = any(error.case is None for error in errors)
+    if file_level or not isinstance(document, Mapping) or not isinstance(document.get("cases"), list):
+        return [], errors
+    defaults = document.get("defaults", {})
+    cases: list[Case] = []
+    for index, entry in enumerate(document["cases"]):
+        if index in bad_entries:
+            continue
+        expanded, entry_errors = _expand(path, _merge(defaults, entry), entry)
+        cases.extend(expanded)
+        errors.extend(entry_errors)
+    return cases, errors
+
+
+def _entry_id(document: Any, index: int | None) -> str | None:
+    if index is None:
+        return None
+    try:
+        entry = document["cases"][index]
+        return str(entry["id"]) if isinstance(entry, Mapping) and "id" in entry else f"#{index + 1}"
+    except (KeyError, IndexError, TypeError):
+        return f"#{index + 1}"
+
+
+def _describe(problem: jsonschema.ValidationError, where: list[Any]) -> tuple[list[Any], str]:
+    """A message without schema jargon, and the path of the line it is about."""
+    inside_case = where[2:] if where[:1] == ["cases"] else where
+    if problem.validator in ("unevaluatedProperties", "additionalProperties") and isinstance(problem.instance, Mapping):
+        known = set(problem.schema.get("properties") or schema()["$defs"]["caseFields"]["properties"])
+        unknown = sorted(k for k in problem.instance if k not in known)
+        if unknown:
+            return [*where, unknown[0]], f"unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})"
+    location = ".".join(str(p) for p in inside_case)
+    return where, f"{location}: {problem.message}" if location else problem.message
+
+
+def _merge(defaults: Mapping[str, Any], entry: Located) -> dict[str, Any]:
+    merged = {**defaults, **entry}
+    if "params" in defaults and "params" in entry:
+        merged["params"] = {**defaults["params"], **entry["params"]}
+    return merged
+
+
+# -- sweeps ---------------------------------------------------------------------------
+
+def sweep_values(spec: Any) -> list[Any]:
+    """The literals a sweep variable takes, in order."""
+    if isinstance(spec, list):
+        return list(spec)
+    if "range" in spec:
+        start, stop, step = (Fraction(_text(v)) for v in spec["range"])
+        count = int((stop - start) / step) + 1
+        return [_decimal_text(start + k * step) for k in range(count)]
+    low, high = spec["powers_of_ten"]
+    step = 1 if high >= low else -1
+    return [f"1e{k}" for k in range(low, high + step, step)]
+
+
+def _text(value: Any) -> str:
+    return value.text if isinstance(value, Literal) else str(value)
+
+
+def _decimal_text(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    scale = 0
+    while (value * 10**scale).denominator != 1:
+        scale += 1
+    digits = str(abs(value.numerator * 10**scale // value.denominator)).rjust(scale + 1, "0")
+    return ("-" if value < 0 else "") + digits[:-scale] + "." + digits[-scale:]
+
+
+def _expand(path: Path, entry: Mapping[str, Any], source: Located) -> tuple[list[Case], list[CaseError]]:
+    line = source.line
+    raw_id = str(entry["id"])
+    sweep = entry.get("sweep") or {}
+    names = list(sweep)
+    try:
+        grids = [[_text(v) for v in sweep_values(sweep[name])] for name in names]
+    except (ValueError, ZeroDivisionError, values.ValueSyntaxError) as error:
+        return [], [CaseError(path, line_of(source, ["sweep"]), raw_id, f"bad sweep: {error}")]
+    cases, errors = [], []
+    for combination in itertools.product(*grids):
+        bound = dict(zip(names, combination))
+        try:
+            case_id = raw_id.format(**bound) if names else raw_id
+        except (KeyError, IndexError, ValueError) as error:
+            return [], [CaseError(path, line_of(source, ["id"]), raw_id, f"id template: unknown sweep variable {error}")]
+        try:
+            case = _build(path, line, case_id, entry, bound)
+        except _Problem as problem:
+            # One error per entry: the same mistake would repeat for every sweep value.
+            return [], [CaseError(path, line_of(source, problem.where), case_id, problem.message)]
+        cases.append(case)
+    if names and len({c.id for c in cases}) < len(cases):
+        errors.append(CaseError(path, line_of(source, ["id"]), raw_id, "the id template does not name every sweep variable"))
+    return cases, errors
+
+
+class _Problem(Exception):
+    def __init__(self, where: list[str | int], message: str) -> None:
+        super().__init__(message)
+        self.where, self.message = where, message
+
+
+def _substitute(data: Any, bound: Mapping[str, str], where: list[str | int]) -> Any:
+    if isinstance(data, list):
+        return [_substitute(item, bound, [*where, i]) for i, item in enumerate(data)]
+    if isinstance(data, str) and (match := _VARIABLE.fullmatch(data.strip())):
+        sign, name = match.groups()
+        if name not in bound:
+            raise _Problem(where, f"${name} is not a sweep variable of this case")
+        text = bound[name]
+        if sign == "-":
+            return text[1:] if text.startswith("-") else "-" + text
+        return text
+    return data
+
+
+def _build(path: Path, line: int, case_id: str, entry: Mapping[str, Any], bound: Mapping[str, str]) -> Case:
+    for required in ("description", "provenance", "op", "inputs"):
+        if required not in entry:
+            raise _Problem([], f"missing {required!r} (in the case or the file's defaults)")
+    op = entry["op"]
+    signature = SIGNATURES[op]
+    params = {k: _substitute(v, bound, ["params", k]) for k, v in (entry.get("params") or {}).items()}
+    inputs = {k: _substitute(v, bound, ["inputs", k]) for k, v in entry["inputs"].items()}
+    for name in params:
+        if name not in signature.params:
+            takes = ", ".join(signature.params) or "none"
+            raise _Problem(["params", name], f"{op} takes no param {name!r} (params it takes: {takes})")
+    for name in inputs:
+        if name not in signature.inputs:
+            raise _Problem(["inputs", name], f"{op} takes no input {name!r} (it takes: {', '.join(signature.inputs)})")
+    for name in signature.inputs:
+        if name not in inputs and name not in OPTIONAL_INPUTS:
+            raise _Problem(["inputs"], f"{op} needs input {name!r}")
+    _check_leaves(inputs, params, signature.integer_inputs)
+    case = Case(
+        id=case_id, description=str(entry["description"]),
+        provenance=str(entry["provenance"]), op=op, params=params, inputs=inputs,
+        dtypes=tuple(entry.get("dtypes") or DEFAULT_DTYPES), tolerance=entry.get("tolerance") or {},
+        expect=entry.get("expect"), tags=tuple(entry.get("tags") or ()), file=path, line=line, sweep=dict(bound),
+    )
+    array_params = {k: v for k, v in params.items() if k in ARRAY_PARAMS}
+    for section, mapping in (("inputs", inputs), ("params", array_params)):
+        for name, data in mapping.items():
+            if _ragged(data):
+                raise _Problem([section, name], f"{section}.{name} is not a rectangular array")
+    for dtype in case.dtypes:
+        _, arrays = case.materialize(dtype)
+        _check_shapes(op, arrays, params)
+    return case
+
+
+def _check_leaves(inputs: Mapping[str, Any], params: Mapping[str, Any], integer_inputs: tuple[str, ...]) -> None:
+    def leaves(data: Any, where: list[str | int]) -> Iterable[tuple[Any, list[str | int]]]:
+        if isinstance(data, list):
+            for i, item in enumerate(data):
+                yield from leaves(item, [*where, i])
+        else:
+            yield data, where
+
+    for name, data in inputs.items():
+        for leaf, where in leaves(data, ["inputs", name]):
+            if name in integer_inputs:
+                if not isinstance(leaf, int) or isinstance(leaf, bool):
+                    raise _Problem(where, f"{name} holds integer class labels, got {leaf!r}")
+                continue
+            try:
+                values.check(leaf)
+            except values.ValueSyntaxError as error:
+                raise _Problem(where, str(error)) from None
+    for name in (*ARRAY_PARAMS, "label_smoothing"):
+        if name in params:
+            for leaf, where in leaves(params[name], ["params", name]):
+                try:
+                    values.check(leaf)
+                except values.ValueSyntaxError as error:
+                    raise _Problem(where, str(error)) from None
+
+
+def _check_shapes(op: str, arrays: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> None:
+    pred = arrays.get("y_pred", arrays.get("x"))
+    assert pred is not None
+    if op == "binary_crossentropy" and arrays["y_true"].shape != pred.shape:
+        raise _Problem(["inputs"], f"y_true shape {arrays['y_true'].shape} differs from y_pred shape {pred.shape}")
+    if op in ("categorical_crossentropy", "sparse_categorical_crossentropy", "log_softmax", "softmax", "logsumexp"):
+        axis = params.get("axis", -1)
+        if pred.ndim == 0 or not -pred.ndim <= axis < pred.ndim:
+            raise _Problem(["params", "axis"] if "axis" in params else ["inputs"],
+                           f"axis {axis} does not exist in an input of shape {pred.shape}")
+    if op == "categorical_crossentropy" and arrays["y_true"].shape != pred.shape:
+        raise _Problem(["inputs"], f"y_true shape {arrays['y_true'].shape} differs from y_pred shape {pred.shape}")
+    if op == "sparse_categorical_crossentropy":
+        expected = np.delete(np.array(pred.shape), params.get("axis", -1)).tolist()
+        if list(arrays["y_true"].shape) != expected:
+            raise _Problem(["inputs", "y_true"], f"labels of shape {arrays['y_true'].shape} do not fit y_pred {pred.shape}")

@@ -1,0 +1,103 @@
+"""The input-value grammar of case files, resolved exactly per dtype.
+
+A value is one of
+
+* a decimal number (``0.1``, ``-810``, ``1e-7``): its exact rational, rounded once into the dtype;
+* a hex float (``0x1.fffffep-1``): exact, then rounded;
+* ``inf``, ``-inf``, ``nan``;
+* a dtype-relative token, optionally signed, so one case means the same edge in every
+  dtype: ``max``, ``min_normal``, ``min_subnormal``, ``eps`` (gap above 1),
+  ``below_one`` (largest value < 1), ``above_one`` (smallest value > 1);
+* ``next_up(V)``, ``next_down(V)``: the neighbour of V in the dtype; ``one_minus(V)``: 1 - V
+  rounded in the dtype, as a framework computes ``1 - eps`` (``one_minus(1e-7)`` is
+  1 - 2**-23 in float32 and exactly 1 in float16).
+
+No ``eval``: a small recursive parser, whose errors say what was expected.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+
+from oracle.formats import FloatFormat, next_toward, round_float, round_fraction
+
+from .yamlsource import Literal
+
+_DECIMAL = re.compile(r"[+-]?(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?")
+_HEX = re.compile(r"([+-]?)0x([0-9a-f]+)(?:\.([0-9a-f]*))?p([+-]?\d+)", re.IGNORECASE)
+_CALL = re.compile(r"(next_up|next_down|one_minus)\((.*)\)")
+_TOKENS = {
+    "max": lambda f: f.max,
+    "min_normal": lambda f: f.min_normal,
+    "min_subnormal": lambda f: f.min_subnormal,
+    "eps": lambda f: f.eps,
+    "below_one": lambda f: next_toward(1.0, f, -1),
+    "above_one": lambda f: next_toward(1.0, f, 1),
+}
+_SPECIAL = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+class ValueSyntaxError(ValueError):
+    pass
+
+
+def parse_hex(text: str) -> Fraction:
+    match = _HEX.fullmatch(text)
+    if match is None:
+        raise ValueSyntaxError(f"{text!r} is not a hex float")
+    sign, whole, fraction, exponent = match.groups()
+    fraction = fraction or ""
+    mantissa = int(whole + fraction, 16)
+    value = Fraction(mantissa) * Fraction(2) ** (int(exponent) - 4 * len(fraction))
+    return -value if sign == "-" else value
+
+
+def check(value: object) -> None:
+    """Raise :class:`ValueSyntaxError` unless ``value`` is a well-formed literal."""
+    resolve(value, None)
+
+
+def resolve(value: object, fmt: FloatFormat | None) -> float:
+    """The value of a literal in ``fmt``; with ``fmt=None``, only check the syntax."""
+    if isinstance(value, bool):
+        raise ValueSyntaxError(f"{value!r} is a boolean, not a number")
+    if isinstance(value, int):
+        return 0.0 if fmt is None else round_fraction(Fraction(value), fmt)
+    if isinstance(value, Literal):
+        value = value.text
+    elif isinstance(value, float):
+        return 0.0 if fmt is None else round_float(value, fmt)
+    if not isinstance(value, str):
+        raise ValueSyntaxError(f"expected a number or a value token, got {type(value).__name__}")
+    return _resolve_text(value.strip(), fmt)
+
+
+def _resolve_text(text: str, fmt: FloatFormat | None) -> float:
+    lowered = text.lower()
+    if lowered in _SPECIAL:
+        return _SPECIAL[lowered]
+    if _DECIMAL.fullmatch(text):
+        return 0.0 if fmt is None else round_fraction(Fraction(text.replace("_", "")), fmt)
+    if _HEX.fullmatch(text):
+        exact = parse_hex(text)
+        return 0.0 if fmt is None else round_fraction(exact, fmt)
+    sign, bare = (-1.0, text[1:]) if text.startswith("-") else (1.0, text.lstrip("+"))
+    if bare in _TOKENS:
+        return 0.0 if fmt is None else sign * _TOKENS[bare](fmt)
+    call = _CALL.fullmatch(bare)
+    if call is not None:
+        name, argument = call.groups()
+        inner = _resolve_text(argument.strip(), fmt)
+        if fmt is None:
+            return 0.0
+        if name == "one_minus":
+            result = round_fraction(1 - Fraction(inner), fmt) if math.isfinite(inner) else -inner
+        else:
+            result = next_toward(inner, fmt, 1 if name == "next_up" else -1)
+        return sign * result
+    raise ValueSyntaxError(
+        f"{text!r} is not a value: expected a number, a hex float (0x1.8p-3), inf, -inf, nan, "
+        f"a token ({', '.join(_TOKENS)}) or next_up(V), next_down(V), one_minus(V)"
+    )

@@ -1,0 +1,111 @@
+"""Safe YAML loading that remembers where everything came from.
+
+PyYAML's SafeLoader constructs no objects, but it forgets line numbers, silently keeps
+the last of two duplicate keys, and turns ``0.1`` into a double before we can round the
+*decimal* into float16. This loader fixes all three: mappings and sequences carry the
+line of each entry, duplicate keys are errors, and every float keeps its source text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class YamlError(ValueError):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class Literal(float):
+    """A YAML float that remembers its text, so ``0.1`` can be rounded exactly per dtype."""
+
+    text: str
+
+    def __new__(cls, text: str) -> Literal:
+        lowered = text.lower().replace("_", "")
+        number = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}.get(lowered, lowered)
+        instance = super().__new__(cls, number)
+        instance.text = number
+        return instance
+
+
+class Located(dict[str, Any]):
+    """A mapping with the line of itself and of each key (1-based)."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class LocatedList(list[Any]):
+    line: int = 0
+    item_lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
+    result = Located()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            key = str(key)
+        if key in result:
+            raise YamlError(key_node.start_mark.line + 1, f"duplicate key {key!r}")
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
+    result = LocatedList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+def _float(loader: _Loader, node: yaml.ScalarNode) -> Literal:
+    return Literal(str(node.value))
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+_Loader.add_constructor("tag:yaml.org,2002:float", _float)
+
+
+def load(path: Path) -> Any:
+    """Parse one YAML file; raises :class:`YamlError` with a line for anything malformed."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+    except YamlError:
+        raise
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        raise YamlError(line, f"not valid YAML: {error.problem or error}") from None
+    except yaml.YAMLError as error:
+        raise YamlError(0, f"not valid YAML: {error}") from None
+
+
+def line_of(document: Any, path: list[str | int]) -> int:
+    """The line of the deepest located node on ``path`` inside ``document``."""
+    line = getattr(document, "line", 0)
+    node = document
+    for step in path:
+        if isinstance(node, Located) and isinstance(step, str) and step in node:
+            line = node.key_lines.get(step, line)
+            node = node[step]
+        elif isinstance(node, LocatedList) and isinstance(step, int) and 0 <= step < len(node):
+            line = node.item_lines[step]
+            node = node[step]
+        else:
+            break
+    return line

@@ -1,0 +1,47 @@
+"""The value grammar of case files, resolved per dtype."""
+
+import math
+
+import pytest
+
+from conformance.values import ValueSyntaxError, check, resolve
+from conformance.yamlsource import Literal
+from oracle.formats import FORMATS
+
+F32, F16, BF16 = FORMATS["float32"], FORMATS["float16"], FORMATS["bfloat16"]
+
+
+def test_yaml_floats_keep_their_decimal_text():
+    assert resolve(Literal("0.1"), F16) == 1638 / 16384  # the decimal rounded once, not via a double
+
+
+def test_hex_floats_are_exact():
+    assert resolve("0x1.fffffep-1", F32) == 1 - 2.0**-24
+    assert resolve("-0x1p-149", F32) == -(2.0**-149)
+
+
+def test_tokens_mean_the_same_edge_in_every_dtype():
+    assert resolve("below_one", F16) == 1 - 2.0**-11
+    assert resolve("below_one", BF16) == 1 - 2.0**-8
+    assert resolve("-max", F16) == -65504.0
+    assert resolve("min_subnormal", F32) == 2.0**-149
+    assert resolve("eps", BF16) == 2.0**-7
+    assert resolve("next_up(1)", F16) == 1 + 2.0**-10
+
+
+def test_one_minus_rounds_like_a_framework_computing_1_minus_eps():
+    # 1 - 1e-7 lies between float32's 1 - 2**-23 and 1 - 2**-24, nearer the first.
+    assert resolve("one_minus(1e-7)", F32) == 1 - 2.0**-23
+    assert resolve("one_minus(1e-7)", F16) == 1.0  # float16 cannot hold anything that close to 1
+
+
+def test_non_finite_spellings():
+    assert resolve("-inf", F32) == -math.inf
+    assert math.isnan(resolve("nan", F32))
+    assert resolve(Literal(".inf"), F32) == math.inf
+
+
+@pytest.mark.parametrize("bad", ["maxx", "1e", "next_up()", "0x1.gp0", "__import__('os')", True])
+def test_anything_else_is_a_syntax_error(bad):
+    with pytest.raises(ValueSyntaxError):
+        check(bad)
