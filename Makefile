@@ -11,11 +11,13 @@ STAMP := $(VENV)/.installed
 suite: setup
 	$(BIN)/conformance run
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 setup: $(STAMP)
 

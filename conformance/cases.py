@@ -133,8 +133,11 @@ def load(paths: Iterable[Path]) -> Corpus:
         for case in cases:
             if case.id in seen:
                 first = seen[case.id]
-                corpus.errors.append(CaseError(case.file, case.line, case.id,
-                                               f"duplicate id: first defined at {first.file}:{first.line}"))
+                corpus.errors.append(
+                    CaseError(
+                        case.file, case.line, case.id, f"duplicate id: first defined at {first.file}:{first.line}"
+                    )
+                )
                 continue
             seen[case.id] = case
             corpus.cases.append(case)
@@ -185,7 +188,8 @@ def _describe(problem: jsonschema.ValidationError, where: list[Any]) -> tuple[li
     """A message without schema jargon, and the path of the line it is about."""
     inside_case = where[2:] if where[:1] == ["cases"] else where
     if problem.validator in ("unevaluatedProperties", "additionalProperties") and isinstance(problem.instance, Mapping):
-        known = set(problem.schema.get("properties") or schema()["$defs"]["caseFields"]["properties"])
+        own = problem.schema.get("properties") if isinstance(problem.schema, Mapping) else None
+        known = set(own or schema()["$defs"]["caseFields"]["properties"])
         unknown = sorted(k for k in problem.instance if k not in known)
         if unknown:
             return [*where, unknown[0]], f"unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})"
@@ -202,6 +206,7 @@ def _merge(defaults: Mapping[str, Any], entry: Located) -> dict[str, Any]:
 
 # -- sweeps ---------------------------------------------------------------------------
 
+
 def sweep_values(spec: Any) -> list[Any]:
     """The literals a sweep variable takes, in order."""
     if isinstance(spec, list):
@@ -210,9 +215,9 @@ def sweep_values(spec: Any) -> list[Any]:
         start, stop, step = (Fraction(_text(v)) for v in spec["range"])
         count = int((stop - start) / step) + 1
         return [_decimal_text(start + k * step) for k in range(count)]
-    low, high = spec["powers_of_ten"]
-    step = 1 if high >= low else -1
-    return [f"1e{k}" for k in range(low, high + step, step)]
+    low, high = (int(v) for v in spec["powers_of_ten"])
+    direction = 1 if high >= low else -1
+    return [f"1e{k}" for k in range(low, high + direction, direction)]
 
 
 def _text(value: Any) -> str:
@@ -244,7 +249,9 @@ def _expand(path: Path, entry: Mapping[str, Any], source: Located) -> tuple[list
         try:
             case_id = raw_id.format(**bound) if names else raw_id
         except (KeyError, IndexError, ValueError) as error:
-            return [], [CaseError(path, line_of(source, ["id"]), raw_id, f"id template: unknown sweep variable {error}")]
+            return [], [
+                CaseError(path, line_of(source, ["id"]), raw_id, f"id template: unknown sweep variable {error}")
+            ]
         try:
             case = _build(path, line, case_id, entry, bound)
         except _Problem as problem:
@@ -252,7 +259,9 @@ def _expand(path: Path, entry: Mapping[str, Any], source: Located) -> tuple[list
             return [], [CaseError(path, line_of(source, problem.where), case_id, problem.message)]
         cases.append(case)
     if names and len({c.id for c in cases}) < len(cases):
-        errors.append(CaseError(path, line_of(source, ["id"]), raw_id, "the id template does not name every sweep variable"))
+        errors.append(
+            CaseError(path, line_of(source, ["id"]), raw_id, "the id template does not name every sweep variable")
+        )
     return cases, errors
 
 
@@ -296,10 +305,19 @@ def _build(path: Path, line: int, case_id: str, entry: Mapping[str, Any], bound:
             raise _Problem(["inputs"], f"{op} needs input {name!r}")
     _check_leaves(inputs, params, signature.integer_inputs)
     case = Case(
-        id=case_id, description=str(entry["description"]),
-        provenance=str(entry["provenance"]), op=op, params=params, inputs=inputs,
-        dtypes=tuple(entry.get("dtypes") or DEFAULT_DTYPES), tolerance=entry.get("tolerance") or {},
-        expect=entry.get("expect"), tags=tuple(entry.get("tags") or ()), file=path, line=line, sweep=dict(bound),
+        id=case_id,
+        description=str(entry["description"]),
+        provenance=str(entry["provenance"]),
+        op=op,
+        params=params,
+        inputs=inputs,
+        dtypes=tuple(entry.get("dtypes") or DEFAULT_DTYPES),
+        tolerance=entry.get("tolerance") or {},
+        expect=entry.get("expect"),
+        tags=tuple(entry.get("tags") or ()),
+        file=path,
+        line=line,
+        sweep=dict(bound),
     )
     array_params = {k: v for k, v in params.items() if k in ARRAY_PARAMS}
     for section, mapping in (("inputs", inputs), ("params", array_params)):
@@ -347,11 +365,15 @@ def _check_shapes(op: str, arrays: Mapping[str, np.ndarray], params: Mapping[str
     if op in ("categorical_crossentropy", "sparse_categorical_crossentropy", "log_softmax", "softmax", "logsumexp"):
         axis = params.get("axis", -1)
         if pred.ndim == 0 or not -pred.ndim <= axis < pred.ndim:
-            raise _Problem(["params", "axis"] if "axis" in params else ["inputs"],
-                           f"axis {axis} does not exist in an input of shape {pred.shape}")
+            raise _Problem(
+                ["params", "axis"] if "axis" in params else ["inputs"],
+                f"axis {axis} does not exist in an input of shape {pred.shape}",
+            )
     if op == "categorical_crossentropy" and arrays["y_true"].shape != pred.shape:
         raise _Problem(["inputs"], f"y_true shape {arrays['y_true'].shape} differs from y_pred shape {pred.shape}")
     if op == "sparse_categorical_crossentropy":
         expected = np.delete(np.array(pred.shape), params.get("axis", -1)).tolist()
         if list(arrays["y_true"].shape) != expected:
-            raise _Problem(["inputs", "y_true"], f"labels of shape {arrays['y_true'].shape} do not fit y_pred {pred.shape}")
+            raise _Problem(
+                ["inputs", "y_true"], f"labels of shape {arrays['y_true'].shape} do not fit y_pred {pred.shape}"
+            )

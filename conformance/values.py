@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from fractions import Fraction
 
 from oracle.formats import FloatFormat, next_toward, round_float, round_fraction
@@ -28,7 +29,7 @@ from .yamlsource import Literal
 _DECIMAL = re.compile(r"[+-]?(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?")
 _HEX = re.compile(r"([+-]?)0x([0-9a-f]+)(?:\.([0-9a-f]*))?p([+-]?\d+)", re.IGNORECASE)
 _CALL = re.compile(r"(next_up|next_down|one_minus)\((.*)\)")
-_TOKENS = {
+_TOKENS: dict[str, Callable[[FloatFormat], float]] = {
     "max": lambda f: f.max,
     "min_normal": lambda f: f.min_normal,
     "min_subnormal": lambda f: f.min_subnormal,

@@ -84,7 +84,7 @@ def load(path: Path) -> Any:
     """Parse one YAML file; raises :class:`YamlError` with a line for anything malformed."""
     text = path.read_text(encoding="utf-8")
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)
     except YamlError:
         raise
     except yaml.MarkedYAMLError as error:

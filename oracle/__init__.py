@@ -12,6 +12,17 @@ from .semantics import IDEAL, Semantics, variant, variants
 from .signatures import SIGNATURES
 
 __all__ = [
-    "FORMATS", "IDEAL", "ORACLE_VERSION", "SIGNATURES", "FloatFormat", "InvalidInput", "OracleResult",
-    "OracleUndecided", "Semantics", "evaluate", "round_inputs", "variant", "variants",
+    "FORMATS",
+    "IDEAL",
+    "ORACLE_VERSION",
+    "SIGNATURES",
+    "FloatFormat",
+    "InvalidInput",
+    "OracleResult",
+    "OracleUndecided",
+    "Semantics",
+    "evaluate",
+    "round_inputs",
+    "variant",
+    "variants",
 ]

@@ -57,9 +57,11 @@ class OracleResult:
     def to_record(self) -> dict[str, Any]:
         return {
             "dtype": self.dtype,
-            "value": [float(v).hex() for v in self.value.ravel()], "value_shape": list(self.value.shape),
+            "value": [float(v).hex() for v in self.value.ravel()],
+            "value_shape": list(self.value.shape),
             "value_exact": list(self.value_exact),
-            "grad": [float(v).hex() for v in self.grad.ravel()], "grad_shape": list(self.grad.shape),
+            "grad": [float(v).hex() for v in self.grad.ravel()],
+            "grad_shape": list(self.grad.shape),
             "grad_exact": list(self.grad_exact),
             "bits": self.bits,
         }
@@ -70,12 +72,19 @@ class OracleResult:
             flat = np.array([float.fromhex(v) for v in record[name]], dtype=np.float64)
             return flat.reshape(tuple(record[f"{name}_shape"]))
 
-        return cls(record["dtype"], array("value"), tuple(record["value_exact"]), array("grad"),
-                   tuple(record["grad_exact"]), int(record["bits"]))
+        return cls(
+            record["dtype"],
+            array("value"),
+            tuple(record["value_exact"]),
+            array("grad"),
+            tuple(record["grad_exact"]),
+            int(record["bits"]),
+        )
 
 
-def round_inputs(op: str, params: Mapping[str, Any], inputs: Mapping[str, Any], fmt: FloatFormat
-                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def round_inputs(
+    op: str, params: Mapping[str, Any], inputs: Mapping[str, Any], fmt: FloatFormat
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Round every float input and float param into ``fmt`` (idempotent on rounded ones).
 
     The oracle never sees a value the framework under test could not hold.
@@ -101,8 +110,9 @@ def _round_array(data: Any, fmt: FloatFormat) -> np.ndarray:
     return np.vectorize(lambda v: round_float(float(v), fmt), otypes=[np.float64])(array) if array.size else array
 
 
-def cache_key(op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], dtype: str,
-              semantics: Semantics) -> str:
+def cache_key(
+    op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], dtype: str, semantics: Semantics
+) -> str:
     def encode(value: Any) -> Any:
         if isinstance(value, np.ndarray):
             return {"shape": list(value.shape), "data": [_exact_token(v) for v in value.ravel().tolist()]}
@@ -111,7 +121,10 @@ def cache_key(op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarra
         return value
 
     payload = {
-        "oracle": ORACLE_VERSION, "op": op, "dtype": dtype, "semantics": semantics.key(),
+        "oracle": ORACLE_VERSION,
+        "op": op,
+        "dtype": dtype,
+        "semantics": semantics.key(),
         "params": {k: encode(v) for k, v in sorted(params.items())},
         "inputs": {k: encode(v) for k, v in sorted(inputs.items())},
     }
@@ -122,8 +135,16 @@ def _exact_token(value: float | int) -> str | int:
     return value if isinstance(value, int) else float(value).hex()
 
 
-def evaluate(op: str, params: Mapping[str, Any], inputs: Mapping[str, Any], dtype: str,
-             semantics: Semantics = IDEAL, *, backend: str = "mpmath", cache: DiskCache | None = None) -> OracleResult:
+def evaluate(
+    op: str,
+    params: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    dtype: str,
+    semantics: Semantics = IDEAL,
+    *,
+    backend: str = "mpmath",
+    cache: DiskCache | None = None,
+) -> OracleResult:
     """The exact answer for ``op`` at ``inputs`` rounded to ``dtype``, under ``semantics``.
 
     Raises :class:`oracle.ops.InvalidInput` where the input has no valid answer.
@@ -140,8 +161,9 @@ def evaluate(op: str, params: Mapping[str, Any], inputs: Mapping[str, Any], dtyp
     return result
 
 
-def _ziv(op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], fmt: FloatFormat,
-         semantics: Semantics) -> OracleResult:
+def _ziv(
+    op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], fmt: FloatFormat, semantics: Semantics
+) -> OracleResult:
     constants = semantics.in_format(fmt)
     bits = max(fmt.precision + FIRST_GUARD_BITS, 64)
     values: list[float | None] = []
@@ -171,8 +193,9 @@ def _ziv(op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], f
     )
 
 
-def _settle(enclosures: list[Interval], rounded: list[float | None], exact: list[str], fmt: FloatFormat,
-            bits: int) -> None:
+def _settle(
+    enclosures: list[Interval], rounded: list[float | None], exact: list[str], fmt: FloatFormat, bits: int
+) -> None:
     for index, enclosure in enumerate(enclosures):
         if rounded[index] is None:
             decided = decide(enclosure, fmt)

@@ -21,10 +21,11 @@ import contextvars
 import functools
 from collections.abc import Iterator
 from fractions import Fraction
+from typing import Any
 
 from mpmath import libmp
 
-Mpf = tuple  # mpmath's raw (sign, man, exp, bc) representation
+Mpf = tuple[Any, ...]  # mpmath's raw (sign, man, exp, bc) representation
 
 _precision: contextvars.ContextVar[int] = contextvars.ContextVar("oracle_precision", default=64)
 
@@ -73,7 +74,7 @@ class Interval:
 
     @property
     def is_nan(self) -> bool:
-        return self.lo == libmp.fnan or self.hi == libmp.fnan
+        return bool(self.lo == libmp.fnan or self.hi == libmp.fnan)
 
     # -- arithmetic ---------------------------------------------------------
     def __neg__(self) -> Interval:
@@ -115,7 +116,7 @@ class Interval:
     def sign(self) -> int | None:
         """-1, 0 or +1 when the sign is known, None when the enclosure straddles 0."""
         if self.exact:
-            return libmp.mpf_sign(self.lo)
+            return int(libmp.mpf_sign(self.lo))
         if libmp.mpf_sign(self.lo) >= 0:
             return 1
         if libmp.mpf_sign(self.hi) <= 0:
@@ -125,7 +126,8 @@ class Interval:
     def midpoint(self) -> Mpf:
         if self.exact:
             return self.lo
-        return libmp.mpf_shift(libmp.mpf_add(self.lo, self.hi, _precision.get() + 2, libmp.round_nearest), -1)
+        middle: Mpf = libmp.mpf_shift(libmp.mpf_add(self.lo, self.hi, _precision.get() + 2, libmp.round_nearest), -1)
+        return middle
 
     def __repr__(self) -> str:
         if self.exact:

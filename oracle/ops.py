@@ -68,8 +68,9 @@ def _cotangent(inputs: Mapping[str, np.ndarray], shape: tuple[int, ...]) -> np.n
         raise InvalidInput(f"cotangent of shape {np.shape(cotangent)} does not fit x of shape {shape}") from None
 
 
-def _elementwise(function: Callable[[float, InFormat], scalar.Pair], inputs: Mapping[str, np.ndarray],
-                 semantics: InFormat) -> Enclosures:
+def _elementwise(
+    function: Callable[[float, InFormat], scalar.Pair], inputs: Mapping[str, np.ndarray], semantics: InFormat
+) -> Enclosures:
     x = np.asarray(inputs["x"], dtype=np.float64)
     cotangent = _cotangent(inputs, x.shape).ravel()
     values, grads = [], []
@@ -113,6 +114,7 @@ def _unmove(flat: list[Interval], moved_shape: tuple[int, ...], axis: int) -> li
 
 # -- losses --------------------------------------------------------------------------
 
+
 @dataclass
 class Sample:
     loss: Interval
@@ -139,20 +141,27 @@ def _loss(op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], 
         weights = [ONE] * classes if class_weight is None else _class_weights(class_weight, classes)
         if op == "sparse_categorical_crossentropy":
             if y_true.shape != sample_shape:
-                raise InvalidInput(f"labels of shape {y_true.shape} do not fit predictions {y_pred.shape} on axis {axis}")
+                raise InvalidInput(
+                    f"labels of shape {y_true.shape} do not fit predictions {y_pred.shape} on axis {axis}"
+                )
             ignore = params.get("ignore_index")
             labels = [_label_row(int(t), classes, ignore) for t in y_true.ravel().tolist()]
         else:
             if y_true.shape != y_pred.shape:
                 raise InvalidInput(f"y_true shape {y_true.shape} differs from y_pred shape {y_pred.shape}")
-            labels = [[Interval.of(v) for v in row] for row in np.moveaxis(y_true.astype(np.float64), axis, -1)
-                      .reshape(-1, classes).tolist()]
+            labels = [
+                [Interval.of(v) for v in row]
+                for row in np.moveaxis(y_true.astype(np.float64), axis, -1).reshape(-1, classes).tolist()
+            ]
         preds = moved.reshape(-1, classes).tolist()
-        samples = [_categorical_sample(label, weights, row, from_logits, smoothing, semantics)
-                   for label, row in zip(labels, preds)]
+        samples = [
+            _categorical_sample(label, weights, row, from_logits, smoothing, semantics)
+            for label, row in zip(labels, preds)
+        ]
     weights_per_sample = _sample_weights(params.get("sample_weight"), sample_shape)
-    return _reduce(samples, weights_per_sample, str(params.get("reduction", "mean")), semantics,
-                   sample_shape, moved_shape, axis)
+    return _reduce(
+        samples, weights_per_sample, str(params.get("reduction", "mean")), semantics, sample_shape, moved_shape, axis
+    )
 
 
 def _smooth(y: Interval, smoothing: float, classes: int) -> Interval:
@@ -162,8 +171,9 @@ def _smooth(y: Interval, smoothing: float, classes: int) -> Interval:
     return y * (ONE - ls) + ls / classes
 
 
-def _binary_samples(y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool, smoothing: float,
-                    semantics: InFormat) -> list[Sample]:
+def _binary_samples(
+    y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool, smoothing: float, semantics: InFormat
+) -> list[Sample]:
     samples = []
     for y, p in zip(y_true.ravel().tolist(), y_pred.ravel().tolist()):
         label = _smooth(Interval.of(y), smoothing, 2)
@@ -190,8 +200,14 @@ def _label_row(label: int, classes: int, ignore: Any) -> list[Interval] | None:
     return [ONE if k == label else ZERO for k in range(classes)]
 
 
-def _categorical_sample(label: list[Interval] | None, weights: list[Interval], row: list[float], from_logits: bool,
-                        smoothing: float, semantics: InFormat) -> Sample:
+def _categorical_sample(
+    label: list[Interval] | None,
+    weights: list[Interval],
+    row: list[float],
+    from_logits: bool,
+    smoothing: float,
+    semantics: InFormat,
+) -> Sample:
     if label is None:
         return Sample(ZERO, [ZERO] * len(row), ZERO, counts=False)
     applied = fsum([w * y for w, y in zip(weights, label)])
@@ -209,12 +225,20 @@ def _sample_weights(sample_weight: Any, shape: tuple[int, ...]) -> list[float]:
     try:
         return np.broadcast_to(np.asarray(sample_weight, dtype=np.float64), shape).ravel().tolist()
     except ValueError:
-        raise InvalidInput(f"sample_weight of shape {np.shape(sample_weight)} does not fit losses of shape {shape}") \
-            from None
+        raise InvalidInput(
+            f"sample_weight of shape {np.shape(sample_weight)} does not fit losses of shape {shape}"
+        ) from None
 
 
-def _reduce(samples: list[Sample], weights: list[float], reduction: str, semantics: InFormat,
-            sample_shape: tuple[int, ...], moved_shape: tuple[int, ...], axis: int | None) -> Enclosures:
+def _reduce(
+    samples: list[Sample],
+    weights: list[float],
+    reduction: str,
+    semantics: InFormat,
+    sample_shape: tuple[int, ...],
+    moved_shape: tuple[int, ...],
+    axis: int | None,
+) -> Enclosures:
     weighted = [ZERO if (w == 0 or not s.counts) else _times(w, s.loss) for s, w in zip(samples, weights)]
     scale: list[Interval] = [ZERO if not s.counts else Interval.of(w) for s, w in zip(samples, weights)]
     if reduction == "none":
@@ -246,4 +270,3 @@ def _all_nan(sample_shape: tuple[int, ...], moved_shape: tuple[int, ...], axis: 
     size = int(np.prod(moved_shape, dtype=np.int64))
     grad_shape = moved_shape if axis is None else tuple(np.moveaxis(np.empty(moved_shape), -1, axis).shape)
     return Enclosures([NAN], (), [NAN] * size, grad_shape)
-

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, fields
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -88,8 +89,10 @@ def variants() -> dict[str, Variant]:
         unknown = set(entry["params"]) - known
         if unknown:
             raise ValueError(f"variants.yaml: {name}: unknown params {sorted(unknown)}")
-        params = {k: float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
-                  for k, v in entry["params"].items()}
+        params: dict[str, Any] = {
+            k: float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+            for k, v in entry["params"].items()
+        }
         table[name] = Variant(Semantics(name=name, **params), entry["description"], entry["source"])
     return table
 

@@ -47,9 +47,11 @@ def test_mean_over_count_divides_by_the_rows_that_count():
 
 def test_label_smoothing_spreads_ls_over_k_classes_with_class_weights():
     ls = 0.5  # exact in every format, so the expectation needs no rounding of ls
+
     def row_loss(row, target):
         smoothed = [(1 - ls) * (k == target) + ls / 3 for k in range(3)]
         return sum(w * y * (lse(row) - x) for w, y, x in zip(WEIGHTS, smoothed, row))
+
     expected = (row_loss(ROWS[0], 0) + row_loss(ROWS[1], 2)) / (WEIGHTS[0] + WEIGHTS[2])
     close(sparse({"reduction": "mean", "label_smoothing": 0.5}).value, expected)
 
@@ -58,9 +60,11 @@ def test_gradient_of_the_weighted_mean():
     # d/dx_j of w_t (lse - x_t) / D is w_t (softmax_j - [j = t]) / D.
     result = sparse({"reduction": "mean"})
     soft0 = [math.exp(v - lse(ROWS[0])) for v in ROWS[0]]
-    expected = [[1 * (s - (j == 0)) / 4 for j, s in enumerate(soft0)],
-                [3 * (1 / 3 - (j == 2)) / 4 for j in range(3)],
-                [0.0, 0.0, 0.0]]
+    expected = [
+        [1 * (s - (j == 0)) / 4 for j, s in enumerate(soft0)],
+        [3 * (1 / 3 - (j == 2)) / 4 for j in range(3)],
+        [0.0, 0.0, 0.0],
+    ]
     close(result.grad, expected)
 
 
@@ -76,8 +80,9 @@ def test_labels_out_of_range_have_no_valid_answer():
 def test_binary_sample_weights_weight_the_mean():
     y, p, w = [1.0, 0.0], [0.25, 0.5], [3.0, 1.0]
     losses = [-math.log(0.25), -math.log(0.5)]
-    result = evaluate("binary_crossentropy", {"reduction": "mean", "sample_weight": w},
-                      {"y_true": y, "y_pred": p}, "float64")
+    result = evaluate(
+        "binary_crossentropy", {"reduction": "mean", "sample_weight": w}, {"y_true": y, "y_pred": p}, "float64"
+    )
     close(result.value, (3 * losses[0] + 1 * losses[1]) / 4)
     # d/dp = (p - y) / (p (1 - p)), times w / sum(w).
     close(result.grad, [3 / 4 * (0.25 - 1) / (0.25 * 0.75), 1 / 4 * 0.5 / 0.25])
@@ -85,8 +90,13 @@ def test_binary_sample_weights_weight_the_mean():
 
 def test_keras_renormalisation_gradient_by_hand():
     # loss = -log(p1 / (p0 + p1)) = log(p0 + p1) - log p1; d/dp0 = 1/0.8, d/dp1 = 1/0.8 - 1/0.6.
-    result = evaluate("categorical_crossentropy", {"reduction": "sum"}, {"y_true": [0, 1], "y_pred": [0.25, 0.5]},
-                      "float64", variant("keras_categorical"))
+    result = evaluate(
+        "categorical_crossentropy",
+        {"reduction": "sum"},
+        {"y_true": [0, 1], "y_pred": [0.25, 0.5]},
+        "float64",
+        variant("keras_categorical"),
+    )
     close(result.value, math.log(0.75) - math.log(0.5))
     close(result.grad, [1 / 0.75, 1 / 0.75 - 1 / 0.5])
 
@@ -117,12 +127,15 @@ def test_axis_selects_the_class_axis():
     close(result.value, [lse([0.0, 2.0]), lse([1.0, 4.0])])
 
 
-@pytest.mark.parametrize(("x", "value"), [
-    ([0.0, -math.inf], 0.0),  # a -inf entry has no mass
-    ([math.inf, 1.0], math.inf),
-    ([math.inf, math.inf], math.inf),
-    ([-math.inf, -math.inf], -math.inf),  # log of an empty sum
-])
+@pytest.mark.parametrize(
+    ("x", "value"),
+    [
+        ([0.0, -math.inf], 0.0),  # a -inf entry has no mass
+        ([math.inf, 1.0], math.inf),
+        ([math.inf, math.inf], math.inf),
+        ([-math.inf, -math.inf], -math.inf),  # log of an empty sum
+    ],
+)
 def test_logsumexp_limits(x, value):
     assert evaluate("logsumexp", {}, {"x": x}, "float32").value.tolist() == value
 
@@ -135,15 +148,23 @@ def test_softmax_without_a_limit_is_nan():
 def test_crossentropy_with_a_minus_inf_logit():
     # On a non-target class it is just a class with no mass: loss = lse([0, 1]) - 1 ... of the
     # two finite classes; on the target class the loss is infinite.
-    result = evaluate("categorical_crossentropy", {"from_logits": True, "reduction": "none"},
-                      {"y_true": [[0, 1, 0], [1, 0, 0]], "y_pred": [[0, 1, -math.inf], [-math.inf, 1, 0]]}, "float64")
+    result = evaluate(
+        "categorical_crossentropy",
+        {"from_logits": True, "reduction": "none"},
+        {"y_true": [[0, 1, 0], [1, 0, 0]], "y_pred": [[0, 1, -math.inf], [-math.inf, 1, 0]]},
+        "float64",
+    )
     close(result.value[0], lse([0.0, 1.0]) - 1.0)
     assert result.value[1] == math.inf
 
 
 def test_logit_limits_of_binary_crossentropy():
-    result = evaluate("binary_crossentropy", {"from_logits": True, "reduction": "none"},
-                      {"y_true": [1, 0, 0, 1], "y_pred": [math.inf, math.inf, -math.inf, -math.inf]}, "float32")
+    result = evaluate(
+        "binary_crossentropy",
+        {"from_logits": True, "reduction": "none"},
+        {"y_true": [1, 0, 0, 1], "y_pred": [math.inf, math.inf, -math.inf, -math.inf]},
+        "float32",
+    )
     assert result.value.tolist() == [0.0, math.inf, 0.0, math.inf]
     assert result.grad.tolist() == [0.0, 1.0, 0.0, -1.0]  # sigmoid(x) - z at the limits
 
@@ -153,7 +174,9 @@ def test_torch_softplus_threshold_returns_x_itself():
     ideal = float(evaluate("softplus", {}, {"x": [25]}, "float64").value[0])
     close(ideal, 25 + math.log1p(math.exp(-25)))
     assert ideal != 25.0
-    assert evaluate("softplus", {}, {"x": [25]}, "float64", variant("torch_softplus_threshold")).value.tolist() == [25.0]
+    assert evaluate("softplus", {}, {"x": [25]}, "float64", variant("torch_softplus_threshold")).value.tolist() == [
+        25.0
+    ]
 
 
 def test_inputs_are_rounded_to_the_dtype_before_evaluation():

@@ -28,8 +28,12 @@ def test_float16_exact_product_of_two_inputs_plus_a_hair_stays_put():
     # binary cross-entropy on logits, x = 2047, z = 0.5: x (1 - z) = 1023.5 exactly, a float16
     # value (spacing 0.5 in [512, 1024)), plus log1p(e**-2047) ~ 1e-889: a hair above a
     # representable value rounds to that value.
-    result = evaluate("binary_crossentropy", {"from_logits": True, "reduction": "none"},
-                      {"y_true": [0.5], "y_pred": [2047]}, "float16")
+    result = evaluate(
+        "binary_crossentropy",
+        {"from_logits": True, "reduction": "none"},
+        {"y_true": [0.5], "y_pred": [2047]},
+        "float16",
+    )
     assert result.value.tolist() == [1023.5]
 
 

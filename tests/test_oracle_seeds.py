@@ -28,13 +28,17 @@ def ulps_apart(a: float, b: float) -> float:
 
 
 def test_seed000_keras_clip_gives_8_059_in_float64():
-    result = evaluate("categorical_crossentropy", {"reduction": "mean"}, SEED000, "float64", variant("keras_categorical"))
+    result = evaluate(
+        "categorical_crossentropy", {"reduction": "mean"}, SEED000, "float64", variant("keras_categorical")
+    )
     # The seed's answer: np.clip(pred, 1e-7, 1 - 1e-7) then the analytic formula.
     assert result.value == 8.059047875479163
 
 
 def test_seed000_keras_clip_in_float32_is_the_value_tensorflow_printed():
-    result = evaluate("categorical_crossentropy", {"reduction": "mean"}, SEED000, "float32", variant("keras_categorical"))
+    result = evaluate(
+        "categorical_crossentropy", {"reduction": "mean"}, SEED000, "float32", variant("keras_categorical")
+    )
     # The seed's TF session printed 8.05904769897461: the float32 nearest to
     # (-log(fl32(1e-7)) - log(1 - 2**-23)) / 2 = 8.0590478792...
     assert float(result.value) == 8.05904769897461
@@ -54,40 +58,53 @@ def test_hard_wrong_probability_is_infinite_for_binary_crossentropy_too():
 
 
 def test_seed003_matrix_matches_tensorflow_to_the_printed_digits():
-    result = evaluate("binary_crossentropy", {"from_logits": True, "reduction": "none"},
-                      {"y_true": SEED003_LABELS, "y_pred": SEED003_LOGITS}, "float64")
+    result = evaluate(
+        "binary_crossentropy",
+        {"from_logits": True, "reduction": "none"},
+        {"y_true": SEED003_LABELS, "y_pred": SEED003_LOGITS},
+        "float64",
+    )
     np.testing.assert_allclose(result.value, SEED003_TENSORFLOW, rtol=5e-9, atol=0)
 
 
 def test_seed003_matrix_matches_the_stable_closed_form_to_an_ulp():
-    result = evaluate("binary_crossentropy", {"from_logits": True, "reduction": "none"},
-                      {"y_true": SEED003_LABELS, "y_pred": SEED003_LOGITS}, "float64")
+    result = evaluate(
+        "binary_crossentropy",
+        {"from_logits": True, "reduction": "none"},
+        {"y_true": SEED003_LABELS, "y_pred": SEED003_LOGITS},
+        "float64",
+    )
     for row_z, row_x, row_v in zip(SEED003_LABELS, SEED003_LOGITS, result.value.tolist()):
         for z, x, v in zip(row_z, row_x, row_v):
             closed = max(x, 0) - x * z + math.log1p(math.exp(-abs(x)))
             assert ulps_apart(v, closed) <= 1, (x, z)
 
 
-@pytest.mark.parametrize(("dtype", "expected"), [
-    ("float64", math.log(2)),  # 0x1.62e42fefa39efp-1
-    # ln 2 = 0.693147180559945...; float32 grid 2**-24 in [0.5, 1): 11629079.6 -> 11629080.
-    ("float32", 11629080 * 2.0**-24),
-    # float16 grid 2**-11: 0.6931471805 * 2048 = 1419.565 -> 1420.
-    ("float16", 1420 / 2048),
-    # bfloat16 grid 2**-8: 0.6931471805 * 256 = 177.446 -> 177.
-    ("bfloat16", 177 / 256),
-])
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [
+        ("float64", math.log(2)),  # 0x1.62e42fefa39efp-1
+        # ln 2 = 0.693147180559945...; float32 grid 2**-24 in [0.5, 1): 11629079.6 -> 11629080.
+        ("float32", 11629080 * 2.0**-24),
+        # float16 grid 2**-11: 0.6931471805 * 2048 = 1419.565 -> 1420.
+        ("float16", 1420 / 2048),
+        # bfloat16 grid 2**-8: 0.6931471805 * 256 = 177.446 -> 177.
+        ("bfloat16", 177 / 256),
+    ],
+)
 def test_log2_at_logit_zero(dtype, expected):
-    result = evaluate("binary_crossentropy", {"from_logits": True, "reduction": "none"},
-                      {"y_true": [0, 1], "y_pred": [0, 0]}, dtype)
+    result = evaluate(
+        "binary_crossentropy", {"from_logits": True, "reduction": "none"}, {"y_true": [0, 1], "y_pred": [0, 0]}, dtype
+    )
     assert result.value.tolist() == [expected, expected]
     assert result.grad.tolist() == [0.5, -0.5]  # sigmoid(0) - z
 
 
 @pytest.mark.parametrize(("x", "z"), [(2.0, 1.0), (-3.5, 0.0), (20.0, 1.0), (-30.0, 1.0), (0.75, 0.25)])
 def test_logit_gradient_is_sigmoid_minus_label(x, z):
-    result = evaluate("binary_crossentropy", {"from_logits": True, "reduction": "sum"},
-                      {"y_true": [z], "y_pred": [x]}, "float64")
+    result = evaluate(
+        "binary_crossentropy", {"from_logits": True, "reduction": "sum"}, {"y_true": [z], "y_pred": [x]}, "float64"
+    )
     # 1 - sigmoid(x) = sigmoid(-x) avoids the cancellation the oracle also avoids.
     closed = -1 / (1 + math.exp(x)) if z == 1 else 1 / (1 + math.exp(-x)) - z
     assert ulps_apart(float(result.grad[0]), closed) <= 1
@@ -102,14 +119,24 @@ def test_subnormal_result_rounds_on_the_subnormal_grid():
 
 
 def test_torch_log_floor_caps_a_hard_wrong_prediction_at_100():
-    result = evaluate("binary_crossentropy", {"reduction": "none"}, {"y_true": [1], "y_pred": [0]}, "float32",
-                      variant("torch_log_floor"))
+    result = evaluate(
+        "binary_crossentropy",
+        {"reduction": "none"},
+        {"y_true": [1], "y_pred": [0]},
+        "float32",
+        variant("torch_log_floor"),
+    )
     assert result.value.tolist() == [100.0]
 
 
 def test_keras_clip_caps_differ_on_the_two_sides_in_float32():
-    result = evaluate("binary_crossentropy", {"reduction": "none"}, {"y_true": [1, 0], "y_pred": [0, 1]}, "float32",
-                      variant("keras_clip"))
+    result = evaluate(
+        "binary_crossentropy",
+        {"reduction": "none"},
+        {"y_true": [1, 0], "y_pred": [0, 1]},
+        "float32",
+        variant("keras_clip"),
+    )
     # -log(fl32(1e-7)) = 16.1180953 and -log(1 - (1 - 2**-23)) = 23 ln 2 = 15.9423851.
     lower_cap = float(np.float32(-math.log(float(np.float32(1e-7)))))
     upper_cap = float(np.float32(23 * math.log(2)))
@@ -119,8 +146,9 @@ def test_keras_clip_caps_differ_on_the_two_sides_in_float32():
 
 
 def test_keras_clip_cannot_save_float16_where_1_minus_1e7_is_1():
-    result = evaluate("binary_crossentropy", {"reduction": "none"}, {"y_true": [0], "y_pred": [1]}, "float16",
-                      variant("keras_clip"))
+    result = evaluate(
+        "binary_crossentropy", {"reduction": "none"}, {"y_true": [0], "y_pred": [1]}, "float16", variant("keras_clip")
+    )
     assert result.value.tolist() == [math.inf]
 
 
@@ -128,10 +156,12 @@ def test_seed001_floor_is_where_keras_clip_meets_log1p_exp():
     # Keras on probabilities: sigmoid(17) as float32 is 1 - 2**-24 > 1 - 2**-23, so it is clipped
     # and the loss is -log(1 - 2**-23) = 1.1920929e-7: the ~1e-7 floor of the seed's figure.
     p = float(np.float32(1 / (1 + math.exp(-17))))
-    result = evaluate("binary_crossentropy", {"reduction": "none"}, {"y_true": [1], "y_pred": [p]}, "float32",
-                      variant("keras_clip"))
+    result = evaluate(
+        "binary_crossentropy", {"reduction": "none"}, {"y_true": [1], "y_pred": [p]}, "float32", variant("keras_clip")
+    )
     assert float(result.value[0]) == float(np.float32(-math.log1p(-(2**-23))))
     # The exact loss on logits keeps falling: log(1 + e**-17) = 4.14e-8.
-    exact = evaluate("binary_crossentropy", {"from_logits": True, "reduction": "none"},
-                     {"y_true": [1], "y_pred": [17]}, "float32")
+    exact = evaluate(
+        "binary_crossentropy", {"from_logits": True, "reduction": "none"}, {"y_true": [1], "y_pred": [17]}, "float32"
+    )
     assert float(exact.value[0]) == float(np.float32(math.log1p(math.exp(-17))))
