@@ -1,0 +1,1 @@
+"""Framework adapters, one small module each; see :mod:`conformance.adapters.base`."""

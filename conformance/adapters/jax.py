@@ -1,0 +1,138 @@
+"""JAX: jax.nn and optax.losses, differentiated by jax.vjp.
+
+optax's losses return one loss per sample and take no reduction and no label smoothing
+(optax.smooth_labels is a separate step): other reductions and smoothing are
+``unsupported`` rather than composed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype
+
+JAX_DOCS = "https://docs.jax.dev/en/latest/_autosummary/jax.nn.{}.html"
+OPTAX_DOCS = "https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.{}"
+
+
+class JaxTensors:
+    def __init__(self, jax: Any) -> None:
+        self.jax = jax
+        self.jnp = jax.numpy
+
+    def tensor(self, array: np.ndarray, dtype: str) -> Any:
+        return self.jnp.asarray(np.asarray(array, dtype=np.float64).astype(numpy_dtype(dtype)))
+
+    def labels(self, array: np.ndarray) -> Any:
+        return self.jnp.asarray(np.asarray(array, dtype=np.int64))
+
+    def _out(self, tensor: Any) -> tuple[np.ndarray, str]:
+        return np.asarray(tensor).astype(np.float64), dtype_name(tensor.dtype)
+
+    def value(self, function: Callable[[Any], Any], wrt: Any) -> tuple[np.ndarray, str]:
+        return self._out(function(wrt))
+
+    def value_and_vjp(
+        self, function: Callable[[Any], Any], wrt: Any, cotangent: np.ndarray | None
+    ) -> tuple[np.ndarray, str, np.ndarray, str]:
+        out, pullback = self.jax.vjp(function, wrt)
+        seed = self.jnp.ones_like(out) if cotangent is None else self.tensor(cotangent, dtype_name(out.dtype))
+        (grad,) = pullback(seed)
+        value, value_dtype = self._out(out)
+        grad_values, grad_dtype = self._out(grad)
+        return value, value_dtype, grad_values, grad_dtype
+
+
+def _implementations(jax: Any, optax: Any) -> list[Implementation]:
+    nn = jax.nn
+
+    def axis(p: Mapping[str, Any]) -> int:
+        return int(p.get("axis", -1))
+
+    return [
+        Implementation(
+            "optax.losses.sigmoid_binary_cross_entropy",
+            "binary_crossentropy",
+            lambda p, t: optax.losses.sigmoid_binary_cross_entropy(t["y_pred"], t["y_true"]),
+            from_logits=True,
+            doc=OPTAX_DOCS.format("sigmoid_binary_cross_entropy"),
+        ),
+        Implementation(
+            "optax.losses.softmax_cross_entropy",
+            "categorical_crossentropy",
+            lambda p, t: optax.losses.softmax_cross_entropy(t["y_pred"], t["y_true"], axis=axis(p)),
+            frozenset({"axis"}),
+            from_logits=True,
+            doc=OPTAX_DOCS.format("softmax_cross_entropy"),
+        ),
+        Implementation(
+            "optax.losses.safe_softmax_cross_entropy",
+            "categorical_crossentropy",
+            lambda p, t: optax.losses.safe_softmax_cross_entropy(t["y_pred"], t["y_true"]),
+            from_logits=True,
+            doc=OPTAX_DOCS.format("safe_softmax_cross_entropy"),
+        ),
+        Implementation(
+            "optax.losses.softmax_cross_entropy_with_integer_labels",
+            "sparse_categorical_crossentropy",
+            lambda p, t: optax.losses.softmax_cross_entropy_with_integer_labels(t["y_pred"], t["y_true"], axis=axis(p)),
+            frozenset({"axis"}),
+            from_logits=True,
+            doc=OPTAX_DOCS.format("softmax_cross_entropy_with_integer_labels"),
+        ),
+        Implementation(
+            "jax.nn.softplus", "softplus", lambda p, t: nn.softplus(t["x"]), doc=JAX_DOCS.format("softplus")
+        ),
+        Implementation(
+            "jax.nn.log_sigmoid", "log_sigmoid", lambda p, t: nn.log_sigmoid(t["x"]), doc=JAX_DOCS.format("log_sigmoid")
+        ),
+        Implementation("jax.nn.sigmoid", "sigmoid", lambda p, t: nn.sigmoid(t["x"]), doc=JAX_DOCS.format("sigmoid")),
+        Implementation(
+            "jax.nn.log_softmax",
+            "log_softmax",
+            lambda p, t: nn.log_softmax(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc=JAX_DOCS.format("log_softmax"),
+        ),
+        Implementation(
+            "jax.nn.softmax",
+            "softmax",
+            lambda p, t: nn.softmax(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc=JAX_DOCS.format("softmax"),
+        ),
+        Implementation(
+            "jax.nn.logsumexp",
+            "logsumexp",
+            lambda p, t: nn.logsumexp(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc=JAX_DOCS.format("logsumexp"),
+        ),
+    ]
+
+
+class JaxAdapter(TensorAdapter):
+    name = "jax"
+
+    def load(self) -> None:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # float64 must mean float64, not a silent float32
+        jax.config.update("jax_platforms", "cpu")
+        import optax
+
+        self.jax, self.optax = jax, optax
+        self.bridge = JaxTensors(jax)
+
+    def version(self) -> str:
+        return f"{self.jax.__version__} (optax {self.optax.__version__})"
+
+    def implementations(self) -> list[Implementation]:
+        return _implementations(self.jax, self.optax)
+
+
+def adapter() -> JaxAdapter:
+    return JaxAdapter()

@@ -1,0 +1,189 @@
+"""Keras 3: keras.losses and keras.ops, once per backend (tensorflow, jax, torch).
+
+The backend is fixed by KERAS_BACKEND before keras is imported, so each backend runs in
+its own worker and its implementations are named ``keras[<backend>]....``. Losses are
+built with ``dtype=`` the tested dtype: without it Keras computes in floatx (float32),
+which would make every float64 result a float32 one. Gradients come from the backend's
+own autodiff.
+
+Keras losses average over the last axis; binary cross-entropy is given a trailing axis
+of length 1 so that ``reduction: none`` means one loss per element, as everywhere here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .base import Implementation, TensorAdapter
+
+LOSSES = "https://keras.io/api/losses/probabilistic_losses/#{}-class"
+OPS = "https://keras.io/api/ops/nn/#{}-function"
+KERAS_REDUCTION = {"none": None, "sum": "sum", "mean": "sum_over_batch_size"}
+REDUCTIONS = frozenset(KERAS_REDUCTION)
+
+
+def _implementations(keras: Any, backend: str) -> list[Implementation]:
+    ops = keras.ops
+    prefix = f"keras[{backend}]"
+
+    def dtype_of(tensor: Any) -> str:
+        return str(keras.backend.standardize_dtype(tensor.dtype))
+
+    def call_loss(loss_class: Any, p: Mapping[str, Any], t: Mapping[str, Any], expand: bool, **options: Any) -> Any:
+        loss = loss_class(
+            reduction=KERAS_REDUCTION[str(p.get("reduction", "mean"))], dtype=dtype_of(t["y_pred"]), **options
+        )
+        y_true, y_pred = t["y_true"], t["y_pred"]
+        if expand:
+            y_true, y_pred = ops.expand_dims(y_true, -1), ops.expand_dims(y_pred, -1)
+        return loss(y_true, y_pred, sample_weight=p.get("sample_weight"))
+
+    def binary(from_logits: bool) -> Any:
+        return lambda p, t: call_loss(
+            keras.losses.BinaryCrossentropy,
+            p,
+            t,
+            True,
+            from_logits=from_logits,
+            label_smoothing=float(p.get("label_smoothing", 0.0)),
+        )
+
+    def categorical(from_logits: bool) -> Any:
+        return lambda p, t: call_loss(
+            keras.losses.CategoricalCrossentropy,
+            p,
+            t,
+            False,
+            from_logits=from_logits,
+            label_smoothing=float(p.get("label_smoothing", 0.0)),
+            axis=int(p.get("axis", -1)),
+        )
+
+    def sparse(from_logits: bool) -> Any:
+        return lambda p, t: call_loss(
+            keras.losses.SparseCategoricalCrossentropy,
+            p,
+            t,
+            False,
+            from_logits=from_logits,
+            ignore_class=p.get("ignore_index"),
+            axis=int(p.get("axis", -1)),
+        )
+
+    def axis(p: Mapping[str, Any]) -> int:
+        return int(p.get("axis", -1))
+
+    weighted = frozenset({"sample_weight", "label_smoothing"})
+    implementations = []
+    for from_logits in (False, True):
+        mode = "logits" if from_logits else "probabilities"
+        clip = () if from_logits else ("keras_clip",)
+        renormalize = () if from_logits else ("keras_categorical",)
+        implementations += [
+            Implementation(
+                f"{prefix}.losses.BinaryCrossentropy[{mode}]",
+                "binary_crossentropy",
+                binary(from_logits),
+                weighted,
+                REDUCTIONS,
+                from_logits,
+                (*clip, "mean_over_count"),
+                LOSSES.format("binarycrossentropy"),
+            ),
+            Implementation(
+                f"{prefix}.losses.CategoricalCrossentropy[{mode}]",
+                "categorical_crossentropy",
+                categorical(from_logits),
+                weighted | {"axis"},
+                REDUCTIONS,
+                from_logits,
+                (*renormalize, "mean_over_count"),
+                LOSSES.format("categoricalcrossentropy"),
+            ),
+            Implementation(
+                f"{prefix}.losses.SparseCategoricalCrossentropy[{mode}]",
+                "sparse_categorical_crossentropy",
+                sparse(from_logits),
+                frozenset({"sample_weight", "ignore_index", "axis"}),
+                REDUCTIONS,
+                from_logits,
+                (*renormalize, "mean_over_count"),
+                LOSSES.format("sparsecategoricalcrossentropy"),
+            ),
+        ]
+    implementations += [
+        Implementation(
+            f"{prefix}.ops.softplus", "softplus", lambda p, t: ops.softplus(t["x"]), doc=OPS.format("softplus")
+        ),
+        Implementation(
+            f"{prefix}.ops.log_sigmoid",
+            "log_sigmoid",
+            lambda p, t: ops.log_sigmoid(t["x"]),
+            doc=OPS.format("log_sigmoid"),
+        ),
+        Implementation(f"{prefix}.ops.sigmoid", "sigmoid", lambda p, t: ops.sigmoid(t["x"]), doc=OPS.format("sigmoid")),
+        Implementation(
+            f"{prefix}.ops.log_softmax",
+            "log_softmax",
+            lambda p, t: ops.log_softmax(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc=OPS.format("log_softmax"),
+        ),
+        Implementation(
+            f"{prefix}.ops.softmax",
+            "softmax",
+            lambda p, t: ops.softmax(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc=OPS.format("softmax"),
+        ),
+        Implementation(
+            f"{prefix}.ops.logsumexp",
+            "logsumexp",
+            lambda p, t: ops.logsumexp(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc="https://keras.io/api/ops/core/#logsumexp-function",
+        ),
+    ]
+    return implementations
+
+
+class KerasAdapter(TensorAdapter):
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.name = f"keras-{backend}"
+
+    def load(self) -> None:
+        os.environ["KERAS_BACKEND"] = self.backend
+        if self.backend == "tensorflow":
+            from .tensorflow import TensorFlowAdapter as Inner
+        elif self.backend == "jax":
+            from .jax import JaxAdapter as Inner  # type: ignore[assignment]
+        else:
+            from .torch import TorchAdapter as Inner  # type: ignore[assignment]
+        inner = Inner()
+        inner.load()  # the backend's own reproducible settings and tensor bridge
+        import keras
+
+        if keras.backend.backend() != self.backend:
+            raise ImportError(f"keras was already imported with backend {keras.backend.backend()!r}")
+        self.keras, self.bridge = keras, inner.bridge
+
+    def version(self) -> str:
+        return f"{self.keras.__version__} ({self.backend} backend)"
+
+    def implementations(self) -> list[Implementation]:
+        return _implementations(self.keras, self.backend)
+
+
+def tensorflow_backend() -> KerasAdapter:
+    return KerasAdapter("tensorflow")
+
+
+def jax_backend() -> KerasAdapter:
+    return KerasAdapter("jax")
+
+
+def torch_backend() -> KerasAdapter:
+    return KerasAdapter("torch")

@@ -1,0 +1,154 @@
+"""NumPy/SciPy: the reference code a careful user would write, value only.
+
+scipy.special's xlogy, log_expit, logsumexp and friends, each in the form a careful
+author would choose. NumPy has no autodiff, so gradients are ``unsupported``; bfloat16
+has no ufunc loops in NumPy, so inputs are ml_dtypes arrays and whatever dtype comes
+back is recorded as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype
+
+SCIPY = "https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.{}.html"
+
+
+class NumpyArrays:
+    def tensor(self, array: np.ndarray, dtype: str) -> Any:
+        return np.asarray(array, dtype=np.float64).astype(numpy_dtype(dtype))
+
+    def labels(self, array: np.ndarray) -> Any:
+        return np.asarray(array, dtype=np.int64)
+
+    def value(self, function: Callable[[Any], Any], wrt: Any) -> tuple[np.ndarray, str]:
+        with np.errstate(all="ignore"):
+            out = np.asarray(function(wrt))
+        return out.astype(np.float64), dtype_name(out.dtype)
+
+    def value_and_vjp(self, function: Callable[[Any], Any], wrt: Any, cotangent: Any) -> Any:
+        raise NotImplementedError("NumPy has no autodiff")
+
+
+def _implementations() -> list[Implementation]:
+    from scipy import special
+
+    def axis(p: Any) -> int:
+        return int(p.get("axis", -1))
+
+    def bce_probabilities(p: Any, t: Any) -> Any:
+        y, q = t["y_true"], t["y_pred"]
+        return -(special.xlogy(y, q) + special.xlogy(1 - y, 1 - q))
+
+    def bce_logits(p: Any, t: Any) -> Any:
+        x, z = t["y_pred"], t["y_true"]
+        return np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x)))
+
+    def cce_logits(p: Any, t: Any) -> Any:
+        return -(t["y_true"] * special.log_softmax(t["y_pred"], axis=axis(p))).sum(axis=axis(p))
+
+    def cce_probabilities(p: Any, t: Any) -> Any:
+        return -special.xlogy(t["y_true"], t["y_pred"]).sum(axis=axis(p))
+
+    def sparse_logits(p: Any, t: Any) -> Any:
+        log_probabilities = special.log_softmax(t["y_pred"], axis=-1)
+        return -np.take_along_axis(log_probabilities, t["y_true"][..., None], axis=-1)[..., 0]
+
+    def ref(
+        name: str,
+        op: str,
+        call: Any,
+        params: frozenset[str] = frozenset(),
+        from_logits: bool | None = None,
+        doc: str = "",
+    ) -> Implementation:
+        return Implementation(
+            f"numpy.reference.{name}", op, call, params, from_logits=from_logits, doc=doc, gradient=False
+        )
+
+    return [
+        ref("bce_xlogy", "binary_crossentropy", bce_probabilities, from_logits=False, doc=SCIPY.format("xlogy")),
+        ref(
+            "bce_stable_logits",
+            "binary_crossentropy",
+            bce_logits,
+            from_logits=True,
+            doc="https://www.tensorflow.org/api_docs/python/tf/nn/sigmoid_cross_entropy_with_logits",
+        ),
+        ref(
+            "cce_log_softmax",
+            "categorical_crossentropy",
+            cce_logits,
+            frozenset({"axis"}),
+            True,
+            SCIPY.format("log_softmax"),
+        ),
+        ref(
+            "cce_xlogy",
+            "categorical_crossentropy",
+            cce_probabilities,
+            frozenset({"axis"}),
+            False,
+            SCIPY.format("xlogy"),
+        ),
+        ref(
+            "sparse_log_softmax",
+            "sparse_categorical_crossentropy",
+            sparse_logits,
+            from_logits=True,
+            doc=SCIPY.format("log_softmax"),
+        ),
+        ref(
+            "softplus_logaddexp",
+            "softplus",
+            lambda p, t: np.logaddexp(0, t["x"]),
+            doc="https://numpy.org/doc/stable/reference/generated/numpy.logaddexp.html",
+        ),
+        ref("log_expit", "log_sigmoid", lambda p, t: special.log_expit(t["x"]), doc=SCIPY.format("log_expit")),
+        ref("expit", "sigmoid", lambda p, t: special.expit(t["x"]), doc=SCIPY.format("expit")),
+        ref(
+            "log_softmax",
+            "log_softmax",
+            lambda p, t: special.log_softmax(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc=SCIPY.format("log_softmax"),
+        ),
+        ref(
+            "softmax",
+            "softmax",
+            lambda p, t: special.softmax(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc=SCIPY.format("softmax"),
+        ),
+        ref(
+            "logsumexp",
+            "logsumexp",
+            lambda p, t: special.logsumexp(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc=SCIPY.format("logsumexp"),
+        ),
+    ]
+
+
+class NumpyAdapter(TensorAdapter):
+    name = "numpy"
+
+    def load(self) -> None:
+        import scipy
+
+        self.scipy_version = scipy.__version__
+        self.bridge = NumpyArrays()
+
+    def version(self) -> str:
+        return f"{np.__version__} (scipy {self.scipy_version})"
+
+    def implementations(self) -> list[Implementation]:
+        return _implementations()
+
+
+def adapter() -> NumpyAdapter:
+    return NumpyAdapter()

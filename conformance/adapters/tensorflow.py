@@ -1,0 +1,133 @@
+"""TensorFlow: tf.nn and tf.math native ops, differentiated by tf.GradientTape.
+
+tf.nn's cross-entropies return one loss per sample and take no reduction: any other
+reduction is ``unsupported`` rather than composed with tf.reduce_mean here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype
+
+API = "https://www.tensorflow.org/api_docs/python/tf/{}"
+
+
+class TensorFlowTensors:
+    def __init__(self, tf: Any) -> None:
+        self.tf = tf
+
+    def tensor(self, array: np.ndarray, dtype: str) -> Any:
+        return self.tf.constant(np.asarray(array, dtype=np.float64).astype(numpy_dtype(dtype)))
+
+    def labels(self, array: np.ndarray) -> Any:
+        return self.tf.constant(np.asarray(array, dtype=np.int64))
+
+    def _out(self, tensor: Any) -> tuple[np.ndarray, str]:
+        return np.asarray(self.tf.cast(tensor, self.tf.float64).numpy()), dtype_name(tensor.dtype.name)
+
+    def value(self, function: Callable[[Any], Any], wrt: Any) -> tuple[np.ndarray, str]:
+        return self._out(function(wrt))
+
+    def value_and_vjp(
+        self, function: Callable[[Any], Any], wrt: Any, cotangent: np.ndarray | None
+    ) -> tuple[np.ndarray, str, np.ndarray, str]:
+        with self.tf.GradientTape() as tape:
+            tape.watch(wrt)
+            out = function(wrt)
+        seed = self.tf.ones_like(out) if cotangent is None else self.tensor(cotangent, dtype_name(out.dtype.name))
+        grad = tape.gradient(out, wrt, output_gradients=seed)
+        if grad is None:
+            raise RuntimeError("tf.GradientTape returned no gradient")
+        value, value_dtype = self._out(out)
+        grad_values, grad_dtype = self._out(grad)
+        return value, value_dtype, grad_values, grad_dtype
+
+
+def _implementations(tf: Any) -> list[Implementation]:
+    def axis(p: Mapping[str, Any]) -> int:
+        return int(p.get("axis", -1))
+
+    return [
+        Implementation(
+            "tf.nn.sigmoid_cross_entropy_with_logits",
+            "binary_crossentropy",
+            lambda p, t: tf.nn.sigmoid_cross_entropy_with_logits(labels=t["y_true"], logits=t["y_pred"]),
+            from_logits=True,
+            doc=API.format("nn/sigmoid_cross_entropy_with_logits"),
+        ),
+        Implementation(
+            "tf.nn.softmax_cross_entropy_with_logits",
+            "categorical_crossentropy",
+            lambda p, t: tf.nn.softmax_cross_entropy_with_logits(labels=t["y_true"], logits=t["y_pred"], axis=axis(p)),
+            frozenset({"axis"}),
+            from_logits=True,
+            doc=API.format("nn/softmax_cross_entropy_with_logits"),
+        ),
+        Implementation(
+            "tf.nn.sparse_softmax_cross_entropy_with_logits",
+            "sparse_categorical_crossentropy",
+            lambda p, t: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=t["y_true"], logits=t["y_pred"]),
+            from_logits=True,
+            doc=API.format("nn/sparse_softmax_cross_entropy_with_logits"),
+        ),
+        Implementation(
+            "tf.math.softplus", "softplus", lambda p, t: tf.math.softplus(t["x"]), doc=API.format("math/softplus")
+        ),
+        Implementation(
+            "tf.math.log_sigmoid",
+            "log_sigmoid",
+            lambda p, t: tf.math.log_sigmoid(t["x"]),
+            doc=API.format("math/log_sigmoid"),
+        ),
+        Implementation(
+            "tf.math.sigmoid", "sigmoid", lambda p, t: tf.math.sigmoid(t["x"]), doc=API.format("math/sigmoid")
+        ),
+        Implementation(
+            "tf.nn.log_softmax",
+            "log_softmax",
+            lambda p, t: tf.nn.log_softmax(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc=API.format("nn/log_softmax"),
+        ),
+        Implementation(
+            "tf.nn.softmax",
+            "softmax",
+            lambda p, t: tf.nn.softmax(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc=API.format("nn/softmax"),
+        ),
+        Implementation(
+            "tf.math.reduce_logsumexp",
+            "logsumexp",
+            lambda p, t: tf.math.reduce_logsumexp(t["x"], axis=axis(p)),
+            frozenset({"axis"}),
+            doc=API.format("math/reduce_logsumexp"),
+        ),
+    ]
+
+
+class TensorFlowAdapter(TensorAdapter):
+    name = "tensorflow"
+
+    def load(self) -> None:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        self.tf = tf
+        self.bridge = TensorFlowTensors(tf)
+
+    def version(self) -> str:
+        return str(self.tf.__version__)
+
+    def implementations(self) -> list[Implementation]:
+        return _implementations(self.tf)
+
+
+def adapter() -> TensorFlowAdapter:
+    return TensorFlowAdapter()

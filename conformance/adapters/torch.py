@@ -1,0 +1,182 @@
+"""PyTorch: torch.nn.functional and torch, differentiated by torch.autograd."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .base import Implementation, TensorAdapter, dtype_name
+
+F_DOCS = "https://pytorch.org/docs/stable/nn.functional.html"
+REDUCTIONS = frozenset({"none", "sum", "mean"})
+
+
+class TorchTensors:
+    def __init__(self, torch: Any) -> None:
+        self.torch = torch
+
+    def tensor(self, array: np.ndarray, dtype: str) -> Any:
+        # Through float64: torch.from_numpy knows no bfloat16, and every value is exact in the target.
+        return self.torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64)).to(getattr(self.torch, dtype))
+
+    def labels(self, array: np.ndarray) -> Any:
+        return self.torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
+
+    def _out(self, tensor: Any) -> tuple[np.ndarray, str]:
+        return tensor.detach().to(self.torch.float64).numpy().copy(), dtype_name(tensor.dtype)
+
+    def value(self, function: Callable[[Any], Any], wrt: Any) -> tuple[np.ndarray, str]:
+        with self.torch.no_grad():
+            return self._out(function(wrt))
+
+    def value_and_vjp(
+        self, function: Callable[[Any], Any], wrt: Any, cotangent: np.ndarray | None
+    ) -> tuple[np.ndarray, str, np.ndarray, str]:
+        leaf = wrt.clone().requires_grad_(True)
+        out = function(leaf)
+        seed = self.torch.ones_like(out) if cotangent is None else self.tensor(cotangent, dtype_name(out.dtype))
+        (grad,) = self.torch.autograd.grad(out, leaf, grad_outputs=seed, allow_unused=False)
+        value, value_dtype = self._out(out)
+        grad_values, grad_dtype = self._out(grad)
+        return value, value_dtype, grad_values, grad_dtype
+
+
+def _reduction(params: Mapping[str, Any]) -> str:
+    return str(params.get("reduction", "mean"))
+
+
+def _implementations(torch: Any) -> list[Implementation]:
+    F = torch.nn.functional
+
+    def bce(p: Mapping[str, Any], t: Mapping[str, Any]) -> Any:
+        return F.binary_cross_entropy(t["y_pred"], t["y_true"], weight=p.get("sample_weight"), reduction=_reduction(p))
+
+    def bce_logits(p: Mapping[str, Any], t: Mapping[str, Any]) -> Any:
+        return F.binary_cross_entropy_with_logits(
+            t["y_pred"], t["y_true"], weight=p.get("sample_weight"), reduction=_reduction(p)
+        )
+
+    def cross_entropy(p: Mapping[str, Any], t: Mapping[str, Any]) -> Any:
+        return F.cross_entropy(
+            t["y_pred"],
+            t["y_true"],
+            weight=p.get("class_weight"),
+            ignore_index=int(p.get("ignore_index", -100)),
+            reduction=_reduction(p),
+            label_smoothing=float(p.get("label_smoothing", 0.0)),
+        )
+
+    def class_dim(ndim: int) -> int:
+        return 0 if ndim == 1 else 1
+
+    def axis(p: Mapping[str, Any]) -> int:
+        return int(p.get("axis", -1))
+
+    loss = "https://pytorch.org/docs/stable/generated/torch.nn.functional.{}.html"
+    return [
+        Implementation(
+            "torch.nn.functional.binary_cross_entropy",
+            "binary_crossentropy",
+            bce,
+            frozenset({"sample_weight"}),
+            REDUCTIONS,
+            from_logits=False,
+            semantics=("torch_log_floor", "mean_over_count"),
+            doc="https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html",
+        ),
+        Implementation(
+            "torch.nn.functional.binary_cross_entropy_with_logits",
+            "binary_crossentropy",
+            bce_logits,
+            frozenset({"sample_weight"}),
+            REDUCTIONS,
+            from_logits=True,
+            semantics=("mean_over_count",),
+            doc=loss.format("binary_cross_entropy_with_logits"),
+        ),
+        Implementation(
+            "torch.nn.functional.cross_entropy[probability targets]",
+            "categorical_crossentropy",
+            cross_entropy,
+            frozenset({"class_weight", "label_smoothing"}),
+            REDUCTIONS,
+            from_logits=True,
+            doc=loss.format("cross_entropy"),
+            class_axis=class_dim,
+        ),
+        Implementation(
+            "torch.nn.functional.cross_entropy",
+            "sparse_categorical_crossentropy",
+            cross_entropy,
+            frozenset({"class_weight", "label_smoothing", "ignore_index"}),
+            REDUCTIONS,
+            from_logits=True,
+            doc=loss.format("cross_entropy"),
+            class_axis=class_dim,
+        ),
+        Implementation(
+            "torch.nn.functional.softplus",
+            "softplus",
+            lambda p, t: F.softplus(t["x"]),
+            semantics=("torch_softplus_threshold",),
+            doc=loss.format("softplus"),
+        ),
+        Implementation(
+            "torch.nn.functional.logsigmoid",
+            "log_sigmoid",
+            lambda p, t: F.logsigmoid(t["x"]),
+            doc=loss.format("logsigmoid"),
+        ),
+        Implementation(
+            "torch.sigmoid",
+            "sigmoid",
+            lambda p, t: torch.sigmoid(t["x"]),
+            doc="https://pytorch.org/docs/stable/generated/torch.sigmoid.html",
+        ),
+        Implementation(
+            "torch.nn.functional.log_softmax",
+            "log_softmax",
+            lambda p, t: F.log_softmax(t["x"], dim=axis(p)),
+            frozenset({"axis"}),
+            doc=loss.format("log_softmax"),
+        ),
+        Implementation(
+            "torch.nn.functional.softmax",
+            "softmax",
+            lambda p, t: F.softmax(t["x"], dim=axis(p)),
+            frozenset({"axis"}),
+            doc=loss.format("softmax"),
+        ),
+        Implementation(
+            "torch.logsumexp",
+            "logsumexp",
+            lambda p, t: torch.logsumexp(t["x"], dim=axis(p)),
+            frozenset({"axis"}),
+            doc="https://pytorch.org/docs/stable/generated/torch.logsumexp.html",
+        ),
+    ]
+
+
+class TorchAdapter(TensorAdapter):
+    name = "torch"
+
+    def load(self) -> None:
+        import torch
+
+        torch.set_num_threads(1)  # 2 OpenMP threads make tiny calls erratic and 50x slower here
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        self.torch = torch
+        self.bridge = TorchTensors(torch)
+
+    def version(self) -> str:
+        return str(self.torch.__version__)
+
+    def implementations(self) -> list[Implementation]:
+        return _implementations(self.torch)
+
+
+def adapter() -> TorchAdapter:
+    return TorchAdapter()

@@ -1,0 +1,158 @@
+"""Run cases on real frameworks: plan, dispatch to workers, collect raw outcomes.
+
+Scoring is not done here (see :mod:`conformance.scoring`): a raw result is what the
+framework returned, or why it returned nothing (error, timeout, crash, unsupported).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+import numpy as np
+
+from . import wire
+from .adapters.base import ENTRY_POINT_GROUP
+from .cases import Case
+from .plan import assign
+from .workers import Worker, WorkerFailure, run_tasks
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass
+class RawResult:
+    case: Case
+    dtype: str
+    framework: str
+    implementation: dict[str, Any]
+    status: str  # ok | error | timeout | crash | unsupported
+    params: dict[str, Any]
+    inputs: dict[str, np.ndarray]
+    value: np.ndarray | None = None
+    value_dtype: str | None = None
+    grad: np.ndarray | None = None
+    grad_dtype: str | None = None
+    message: str = ""
+
+
+@dataclass
+class Framework:
+    spec: str
+    name: str = ""
+    version: str = ""
+    implementations: list[dict[str, Any]] = field(default_factory=list)
+    skipped: str = ""
+
+
+def adapter_specs(selected: Sequence[str] = ()) -> list[str]:
+    """Entry-point names of the installed adapters (all, or those ``selected``)."""
+    names = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+    if not selected:
+        return names
+    chosen = []
+    for name in selected:
+        if ":" in name or name in names:
+            chosen.append(name)
+        else:
+            matches = [n for n in names if n == name or n.startswith(f"{name}-")]
+            if not matches:
+                raise LookupError(f"no adapter {name!r}; installed: {', '.join(names)}")
+            chosen.extend(matches)
+    return chosen
+
+
+Materialized = dict[tuple[str, str], tuple[dict[str, Any], dict[str, np.ndarray]]]
+
+
+def materialize_all(cases: Iterable[Case], dtypes: Sequence[str] = ()) -> Materialized:
+    table: Materialized = {}
+    for case in cases:
+        for dtype in case.dtypes:
+            if not dtypes or dtype in dtypes:
+                table[(case.id, dtype)] = case.materialize(dtype)
+    return table
+
+
+def run_framework(
+    spec: str, cases: Sequence[Case], inputs: Materialized, timeout: float, progress: Callable[[], None] | None = None
+) -> tuple[Framework, list[RawResult]]:
+    worker = Worker(spec)
+    framework = Framework(spec)
+    try:
+        handshake = worker.start()
+    except WorkerFailure as failure:
+        framework.skipped = f"worker failed to start: {failure.message}"
+        return framework, []
+    try:
+        if not handshake.get("ready"):
+            framework.skipped = str(handshake.get("reason", "not available"))
+            return framework, []
+        framework.name, framework.version = handshake["name"], handshake["version"]
+        framework.implementations = handshake["implementations"]
+        results, tasks = [], []
+        for case in cases:
+            for dtype in case.dtypes:
+                if (case.id, dtype) not in inputs:
+                    continue
+                params, arrays = inputs[(case.id, dtype)]
+                ndim = arrays.get("y_pred", arrays.get("x", np.zeros(0))).ndim
+                for assignment in assign(case, framework.implementations, framework.name, dtype, ndim):
+                    result = RawResult(
+                        case, dtype, framework.name, dict(assignment.implementation), "unsupported", params, arrays
+                    )
+                    results.append(result)
+                    if assignment.unsupported is not None:
+                        result.message = assignment.unsupported
+                        continue
+                    if not assignment.implementation.get("gradient", True):
+                        result.grad_dtype = None
+                    tasks.append(
+                        {
+                            "task": len(results) - 1,
+                            "implementation": assignment.implementation["name"],
+                            "params": wire.encode_params(params),
+                            "inputs": {name: wire.encode(array) for name, array in arrays.items()},
+                            "dtype": dtype,
+                        }
+                    )
+        for answer in run_tasks(worker, tasks, timeout, progress):
+            _absorb(results[answer["task"]], answer)
+        return framework, results
+    finally:
+        worker.stop()
+
+
+def _absorb(result: RawResult, answer: dict[str, Any]) -> None:
+    result.status = answer["status"]
+    result.message = answer.get("message", "")
+    if result.status == "ok":
+        result.value = wire.decode(answer["value"])
+        result.value_dtype = answer["value_dtype"]
+        if "grad" in answer:
+            result.grad = wire.decode(answer["grad"])
+            result.grad_dtype = answer["grad_dtype"]
+
+
+def run(
+    cases: Sequence[Case],
+    specs: Sequence[str],
+    dtypes: Sequence[str] = (),
+    timeout: float = DEFAULT_TIMEOUT,
+    parallel: int = 2,
+    progress: Callable[[], None] | None = None,
+) -> tuple[list[Framework], list[RawResult]]:
+    """Run every case on every adapter, ``parallel`` workers at a time."""
+    inputs = materialize_all(cases, dtypes)
+    frameworks: list[Framework] = []
+    results: list[RawResult] = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = [pool.submit(run_framework, spec, cases, inputs, timeout, progress) for spec in specs]
+        for future in futures:
+            framework, framework_results = future.result()
+            frameworks.append(framework)
+            results.extend(framework_results)
+    return frameworks, results

@@ -1,0 +1,89 @@
+"""The worker process: one framework, imported once, running cases one at a time.
+
+Started as ``python -m conformance.worker SPEC`` by :mod:`conformance.workers`, where SPEC
+is an adapter's entry-point name or ``module:factory``. It speaks JSON lines on a private
+copy of stdout; the real stdout is pointed at stderr first, so a framework that prints
+cannot corrupt the protocol. A case that raises is answered with its message; a case
+that kills the process or hangs is the parent's to record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any, TextIO
+
+from . import wire
+from .adapters.base import ENTRY_POINT_GROUP, Adapter
+
+
+def resolve(spec: str) -> Adapter:
+    if ":" in spec:
+        module, attribute = spec.split(":", 1)
+        factory = getattr(import_module(module), attribute)
+    else:
+        matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == spec]
+        if not matches:
+            raise LookupError(f"no adapter named {spec!r} in entry-point group {ENTRY_POINT_GROUP}")
+        factory = matches[0].load()
+    adapter: Adapter = factory()
+    return adapter
+
+
+def _send(channel: TextIO, message: dict[str, Any]) -> None:
+    channel.write(json.dumps(message) + "\n")
+    channel.flush()
+
+
+def _answer(adapter: Adapter, table: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
+    implementation = table[task["implementation"]]
+    inputs = {name: wire.decode(payload) for name, payload in task["inputs"].items()}
+    try:
+        outcome = adapter.run(implementation, wire.decode_params(task["params"]), inputs, task["dtype"])
+    except Exception as error:  # a framework's exception is a verdict, not a worker failure
+        message = f"{type(error).__name__}: {error}".strip()
+        return {"status": "error", "message": message[:2000], "trace": traceback.format_exc(limit=4)[-2000:]}
+    answer: dict[str, Any] = {
+        "status": "ok",
+        "value": wire.encode(outcome.value),
+        "value_dtype": outcome.value_dtype,
+    }
+    if outcome.grad is not None:
+        answer["grad"] = wire.encode(outcome.grad)
+        answer["grad_dtype"] = outcome.grad_dtype
+    return answer
+
+
+def main(spec: str) -> int:
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        adapter = resolve(spec)
+        adapter.load()
+    except ImportError as error:
+        _send(channel, {"ready": False, "reason": f"not installed: {error}"})
+        return 0
+    table = {implementation.name: implementation for implementation in adapter.implementations()}
+    _send(
+        channel,
+        {
+            "ready": True,
+            "name": adapter.name,
+            "version": adapter.version(),
+            "implementations": [implementation.describe() for implementation in table.values()],
+        },
+    )
+    for line in sys.stdin:
+        task = json.loads(line)
+        answer = _answer(adapter, table, task)
+        _send(channel, {"task": task["task"], **answer})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1]))

@@ -1,0 +1,160 @@
+"""The parent side of the workers: start, talk, time out, restart.
+
+One worker process per framework (per Keras backend). A task that raises comes back as
+an ``error`` answer; one that outlives its timeout is answered ``timeout`` and the worker
+is killed; one that kills the worker (segfault, abort, out of memory) is answered
+``crash`` with the signal and the end of its stderr. Either way the worker is started
+afresh for the next task, so nothing a framework does can lose the other results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+#: One thread per worker: torch's two OpenMP threads make a 12 us call take 660 us here.
+SINGLE_THREADED = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "JAX_PLATFORMS": "cpu",
+    "CUDA_VISIBLE_DEVICES": "",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "PYTHONHASHSEED": "0",
+}
+STARTUP_TIMEOUT = 300.0
+
+
+class WorkerFailure(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+class Worker:
+    """A running ``python -m conformance.worker SPEC``."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._buffer = b""
+        self.handshake: dict[str, Any] = {}
+
+    def start(self) -> dict[str, Any]:
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in stop()
+        environment = {**os.environ, **SINGLE_THREADED}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "conformance.worker", self.spec],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=environment,
+            cwd=Path.cwd(),
+        )
+        self._buffer = b""
+        self.handshake = self._receive(STARTUP_TIMEOUT)
+        return self.handshake
+
+    def call(self, task: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if self._process is None or self._process.poll() is not None:
+            self.start()
+        assert self._process is not None and self._process.stdin is not None
+        try:
+            self._process.stdin.write((json.dumps(task) + "\n").encode())
+            self._process.stdin.flush()
+        except BrokenPipeError:
+            raise self._died() from None
+        return self._receive(timeout)
+
+    def _receive(self, timeout: float) -> dict[str, Any]:
+        assert self._process is not None and self._process.stdout is not None
+        descriptor = self._process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.stop()
+                raise WorkerFailure("timeout", f"no answer within {timeout:g} s; the worker was killed")
+            ready, _, _ = select.select([descriptor], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(descriptor, 1 << 16)
+            if not chunk:
+                raise self._died()
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def _died(self) -> WorkerFailure:
+        assert self._process is not None
+        code = self._process.wait()
+        reason = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+        tail = self._stderr_tail()
+        self.stop()
+        return WorkerFailure("crash", f"the worker {reason}" + (f"; its stderr ended with: {tail}" if tail else ""))
+
+    def _stderr_tail(self, limit: int = 600) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0, os.SEEK_END)
+        size = self._stderr.tell()
+        self._stderr.seek(max(0, size - limit))
+        return self._stderr.read().decode(errors="replace").strip().replace("\n", " | ")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
+            self._process.wait()
+            for stream in (self._process.stdin, self._process.stdout):
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+            self._process = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+
+@contextlib.contextmanager
+def started(spec: str) -> Iterator[Worker]:
+    worker = Worker(spec)
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stop()
+
+
+def run_tasks(
+    worker: Worker,
+    tasks: Iterable[dict[str, Any]],
+    timeout: float,
+    progress: Callable[[], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Answer every task; a timeout or crash costs that one task and a restart."""
+    answers = []
+    for task in tasks:
+        try:
+            answer = worker.call(task, timeout)
+        except WorkerFailure as failure:
+            answer = {"task": task["task"], "status": failure.kind, "message": failure.message}
+        answers.append(answer)
+        if progress is not None:
+            progress()
+    return answers

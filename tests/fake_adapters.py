@@ -1,0 +1,66 @@
+"""Fake adapters for the plumbing tests only: they never reach a reported result.
+
+Each computes softplus with NumPy, except on one trigger input (x = 13) where it
+crashes, hangs or raises, so a test can see that one bad case costs one result.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from conformance.adapters.base import Implementation, Outcome
+
+TRIGGER = 13.0
+
+
+class FakeAdapter:
+    def __init__(self, name: str, misbehave: str) -> None:
+        self.name, self.misbehave = name, misbehave
+
+    def load(self) -> None:
+        pass
+
+    def version(self) -> str:
+        return "0"
+
+    def implementations(self) -> list[Implementation]:
+        return [Implementation(f"{self.name}.softplus", "softplus", lambda p, t: None)]
+
+    def run(
+        self, implementation: Implementation, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], dtype: str
+    ) -> Outcome:
+        x = inputs["x"]
+        if TRIGGER in x.tolist():
+            if self.misbehave == "crash":
+                os.abort()
+            if self.misbehave == "hang":
+                time.sleep(3600)
+            raise FloatingPointError("the fake framework refuses 13")
+        value = np.logaddexp(0, x)
+        return Outcome(value, dtype, 1 / (1 + np.exp(-x)), dtype)
+
+
+class MissingAdapter(FakeAdapter):
+    def load(self) -> None:
+        raise ImportError("No module named 'fakeframework'")
+
+
+def crashing() -> FakeAdapter:
+    return FakeAdapter("crashing", "crash")
+
+
+def hanging() -> FakeAdapter:
+    return FakeAdapter("hanging", "hang")
+
+
+def raising() -> FakeAdapter:
+    return FakeAdapter("raising", "raise")
+
+
+def missing() -> MissingAdapter:
+    return MissingAdapter("missing", "none")

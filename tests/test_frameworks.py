@@ -1,0 +1,73 @@
+"""Seed facts on the real frameworks, and the whole corpus through every installed one."""
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conformance import cases
+from conformance.cases import Case
+from conformance.runner import adapter_specs, run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ran(results, implementation, dtype):
+    matches = [r for r in results if r.implementation["name"] == implementation and r.dtype == dtype]
+    assert len(matches) == 1, [r.implementation["name"] for r in results]
+    result = matches[0]
+    if result.status == "unsupported" and "not installed" in result.message:
+        pytest.skip(result.message)
+    assert result.status == "ok", result.message
+    return result
+
+
+def require(frameworks):
+    for framework in frameworks:
+        if framework.skipped:
+            pytest.skip(f"{framework.spec}: {framework.skipped}")
+
+
+def test_keras_categorical_crossentropy_on_seed000_is_the_clipped_formula():
+    seed = next(c for c in cases.load([ROOT / "cases" / "seeds.yaml"]).cases if c.id == "seed000/cce/probs/hard-0-1")
+    frameworks, results = run([seed], ["keras-tensorflow"], dtypes=["float64", "float32"])
+    require(frameworks)
+    name = "keras[tensorflow].losses.CategoricalCrossentropy[probabilities]"
+    # The seed: np.clip(pred, 1e-7, 1 - 1e-7) then -sum(y log p) / 2 gives 8.059047875479163 in
+    # float64; its TF session printed 8.05904769897461, the float32 value of the same formula.
+    assert ran(results, name, "float64").value.tolist() == 8.059047875479163
+    assert ran(results, name, "float32").value.tolist() == 8.05904769897461
+
+
+def test_torch_bce_loss_on_a_hard_zero_with_label_one_costs_100():
+    case = Case(
+        id="torch/hard-zero",
+        description="d",
+        provenance="BCELoss docs: log clamped to >= -100",
+        op="binary_crossentropy",
+        params={"reduction": "mean"},
+        inputs={"y_true": [1], "y_pred": [0]},
+        dtypes=("float32", "float64"),
+    )
+    frameworks, results = run([case], ["torch"])
+    require(frameworks)
+    for dtype in ("float32", "float64"):
+        assert ran(results, "torch.nn.functional.binary_cross_entropy", dtype).value.tolist() == 100.0
+
+
+def test_every_installed_framework_runs_the_whole_corpus_in_every_dtype():
+    corpus = cases.load([ROOT / "cases"]).cases
+    frameworks, results = run(corpus, adapter_specs())
+    installed = [f for f in frameworks if not f.skipped]
+    assert installed, "no framework is installed"
+    statuses = Counter(r.status for r in results)
+    assert statuses["crash"] == 0 and statuses["timeout"] == 0, statuses
+    covered = {(r.framework, r.case.id, r.dtype) for r in results}
+    for framework in installed:
+        for case in corpus:
+            for dtype in case.dtypes:
+                assert (framework.name, case.id, dtype) in covered
+    # Gradients came back from every framework with autodiff.
+    for framework in installed:
+        if framework.name != "numpy":
+            assert any(r.grad is not None for r in results if r.framework == framework.name), framework.name

@@ -1,0 +1,56 @@
+"""A framework that crashes, hangs or raises costs one case, never the run."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conformance.cases import Case
+from conformance.runner import run
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def workers_find_the_fakes(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+
+
+def softplus_cases():
+    return [
+        Case(
+            id=f"fake/x={x}",
+            description="d",
+            provenance="test",
+            op="softplus",
+            params={},
+            inputs={"x": [x]},
+            dtypes=("float32",),
+        )
+        for x in (1, 13, 2, 3)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "verdict", "words"),
+    [
+        ("fake_adapters:crashing", "crash", "SIGABRT"),
+        ("fake_adapters:hanging", "timeout", "no answer within 2 s"),
+        ("fake_adapters:raising", "error", "FloatingPointError: the fake framework refuses 13"),
+    ],
+)
+def test_one_bad_case_costs_one_result(spec, verdict, words):
+    frameworks, results = run(softplus_cases(), [spec], timeout=2)
+    assert not frameworks[0].skipped
+    by_case = {r.case.id: r for r in results}
+    assert by_case["fake/x=13"].status == verdict
+    assert words in by_case["fake/x=13"].message
+    # The cases before and after the bad one (the worker restarted) all ran.
+    assert [by_case[f"fake/x={x}"].status for x in (1, 2, 3)] == ["ok", "ok", "ok"]
+    assert by_case["fake/x=3"].value.tolist() == pytest.approx([3.0485873515737420])  # log(1 + e**3)
+
+
+def test_a_framework_that_is_not_installed_is_skipped_with_its_reason():
+    frameworks, results = run(softplus_cases(), ["fake_adapters:missing"])
+    assert results == []
+    assert frameworks[0].skipped == "not installed: No module named 'fakeframework'"
