@@ -63,6 +63,8 @@ class Case:
     line: int = 0
     #: Sweep variable -> the literal text it took for this case (for plots and ids).
     sweep: Mapping[str, str] = field(default_factory=dict)
+    #: The id before sweep values were put in (``a={a}``): the cases of one sweep share it.
+    template: str = ""
 
     def materialize(self, dtype: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Params and inputs as the framework under test will hold them in ``dtype``.
@@ -318,6 +320,7 @@ def _build(path: Path, line: int, case_id: str, entry: Mapping[str, Any], bound:
         file=path,
         line=line,
         sweep=dict(bound),
+        template=str(entry["id"]),
     )
     array_params = {k: v for k, v in params.items() if k in ARRAY_PARAMS}
     for section, mapping in (("inputs", inputs), ("params", array_params)):

@@ -1,18 +1,31 @@
 """The ``conformance`` command line.
 
-Exit codes: 0 all good; 1 a conformance failure; 2 a usage or case-file error.
+Exit codes: 0 all good; 1 a conformance failure (or a regression, for ``diff``);
+2 a usage or case-file error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from . import cases
+from oracle.cache import DiskCache
+from oracle.signatures import SIGNATURES
+
+from . import cases, diff, explain, reports
+from .runner import DEFAULT_TIMEOUT
 
 BUNDLED_CASES = Path(__file__).resolve().parent.parent / "cases"
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+
+
+class UsageError(Exception):
+    pass
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -28,18 +41,160 @@ def _validate(args: argparse.Namespace) -> int:
     return 2 if corpus.errors or missing else 0
 
 
+class Progress:
+    """A one-line progress counter on stderr (only on a terminal)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+        self.live = sys.stderr.isatty()
+
+    def __call__(self) -> None:
+        with self.lock:
+            self.count += 1
+            if self.live and self.count % 10 == 0:
+                print(f"\r{self.count} framework calls", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.live:
+            print(f"\r{self.count} framework calls", file=sys.stderr)
+
+
+def _cache(args: argparse.Namespace) -> DiskCache | None:
+    if args.no_cache:
+        return None
+    return DiskCache(Path(args.cache_dir) if args.cache_dir else None)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    paths = [Path(p) for p in args.paths] or [BUNDLED_CASES]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or directory: {', '.join(map(str, missing))}")
+    progress = Progress()
+    try:
+        report, errors = pipeline.execute(
+            paths, args.framework, args.dtype, args.op, args.timeout, _cache(args), progress
+        )
+    except LookupError as problem:
+        raise UsageError(str(problem)) from None
+    finally:
+        progress.close()
+    for error in errors:
+        print(error, file=sys.stderr)
+    written = reports.write_all(report, Path(args.out))
+    print(reports.terminal_summary(report))
+    print(f"reports: {', '.join(str(p) for p in written.values())}")
+    if errors:
+        return 2
+    return 1 if pipeline.failed(report) else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    source = Path(args.report)
+    try:
+        report = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as problem:
+        raise UsageError(f"{source}: cannot read a report: {problem}") from None
+    reports.validate(report)
+    written = reports.write_all(report, Path(args.out) if args.out else source.parent)
+    print(f"reports: {', '.join(str(p) for p in written.values())}")
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    old, new = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (args.old, args.new))
+    changes = diff.compare(old, new)
+    print(diff.describe(changes))
+    return 1 if changes["regressions"] else 0
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    key, separator, value = text.partition("=")
+    if not separator:
+        raise UsageError(f"--param takes KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _explain(args: argparse.Namespace) -> int:
+    if args.op not in SIGNATURES:
+        raise UsageError(f"unknown op {args.op!r}; known: {', '.join(SIGNATURES)}")
+    params = dict(_parse_param(p) for p in args.param)
+    try:
+        y_pred = explain.parse_array(args.y_pred)
+        y_true = explain.parse_array(args.y_true) if args.y_true is not None else None
+    except json.JSONDecodeError as problem:
+        raise UsageError(f"--y-true/--y-pred take JSON arrays: {problem}") from None
+    try:
+        case = explain.adhoc_case(args.op, params, y_true, y_pred, tuple(args.dtype or DTYPES))
+    except ValueError as problem:
+        raise UsageError(str(problem)) from None
+    records = explain.run(case, args.framework, args.timeout, _cache(args))
+    print(json.dumps(records, indent=1) if args.json else explain.describe(case, records))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="conformance", description=__doc__.splitlines()[0])
+    top = argparse.ArgumentParser(prog="conformance", description=(__doc__ or "").splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
+
     validate = commands.add_parser("validate", help="check case files against the schema and the vocabulary")
     validate.add_argument("paths", nargs="*", help="case files or folders (default: the bundled corpus)")
     validate.set_defaults(handler=_validate)
+
+    def common(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--framework",
+            action="append",
+            default=[],
+            help="adapter name (torch, tensorflow, jax, numpy, keras = every Keras backend, ...)",
+        )
+        command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per framework call")
+        command.add_argument("--no-cache", action="store_true", help="do not read or write the oracle's disk cache")
+        command.add_argument("--cache-dir", help="oracle cache folder (default $LOSS_CONFORMANCE_CACHE or ~/.cache)")
+
+    run = commands.add_parser("run", help="run cases on every installed framework and write the reports")
+    run.add_argument("paths", nargs="*", help="case files or folders (default: the bundled corpus)")
+    run.add_argument("--dtype", action="append", default=[], choices=DTYPES)
+    run.add_argument("--op", action="append", default=[], choices=sorted(SIGNATURES))
+    run.add_argument("--out", default="reports/latest", help="report folder (default reports/latest)")
+    common(run)
+    run.set_defaults(handler=_run)
+
+    explain_command = commands.add_parser("explain", help="what does every framework compute here, and why?")
+    explain_command.add_argument("--op", required=True)
+    explain_command.add_argument("--param", action="append", default=[], help="KEY=VALUE (VALUE as JSON)")
+    explain_command.add_argument("--y-true", help="JSON array (left out for the primitives)")
+    explain_command.add_argument("--y-pred", required=True, help="JSON array (the input x, for the primitives)")
+    explain_command.add_argument("--dtype", action="append", default=[], choices=DTYPES)
+    explain_command.add_argument("--json", action="store_true", help="records with report.json's result fields")
+    common(explain_command)
+    explain_command.set_defaults(handler=_explain)
+
+    report = commands.add_parser("report", help="re-render report.html and junit.xml from a report.json")
+    report.add_argument("report")
+    report.add_argument("--out", help="folder to write to (default: beside the report)")
+    report.set_defaults(handler=_report)
+
+    diff_command = commands.add_parser("diff", help="regressions and fixes between two report.json files")
+    diff_command.add_argument("old")
+    diff_command.add_argument("new")
+    diff_command.set_defaults(handler=_diff)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except UsageError as problem:
+        print(f"conformance {args.command}: {problem}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

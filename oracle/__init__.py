@@ -8,7 +8,7 @@ gradient correctly rounded into ``dtype``, with the exact values as decimals bes
 from .evaluate import ORACLE_VERSION, OracleResult, OracleUndecided, evaluate, round_inputs
 from .formats import FORMATS, FloatFormat
 from .ops import InvalidInput
-from .semantics import IDEAL, Semantics, variant, variants
+from .semantics import IDEAL, Semantics, combine, variant, variants
 from .signatures import SIGNATURES
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "OracleResult",
     "OracleUndecided",
     "Semantics",
+    "combine",
     "evaluate",
     "round_inputs",
     "variant",

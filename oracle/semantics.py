@@ -97,6 +97,23 @@ def variants() -> dict[str, Variant]:
     return table
 
 
+def combine(names: tuple[str, ...] | list[str]) -> Semantics:
+    """One Semantics from several orthogonal variants (e.g. torch's log floor and mean over count)."""
+    if not names:
+        return IDEAL
+    settings: dict[str, Any] = {}
+    for name in names:
+        chosen = variant(name)
+        settings.update(
+            {
+                f.name: getattr(chosen, f.name)
+                for f in fields(Semantics)
+                if f.name != "name" and getattr(chosen, f.name) != getattr(IDEAL, f.name)
+            }
+        )
+    return Semantics(name="+".join(names), **settings)
+
+
 def variant(name: str) -> Semantics:
     if name == "ideal":
         return IDEAL

@@ -1,0 +1,50 @@
+"""``conformance diff OLD.json NEW.json``: what changed between two runs.
+
+A *regression* is a result that was right (pass or documented) and is now wrong (fail,
+xfail, error, timeout, crash); a *fix* is the reverse. Results are matched by (case,
+implementation, dtype, quantity); a framework version change keeps implementation
+names, so two framework versions can be compared directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+GOOD = ("pass", "documented")
+BAD = ("fail", "xfail", "error", "timeout", "crash")
+
+Key = tuple[str, str, str, str]
+
+
+def _index(report: dict[str, Any]) -> dict[Key, dict[str, Any]]:
+    return {(r["case"], r["implementation"], r["dtype"], r["quantity"]): r for r in report["results"]}
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[tuple[Key, dict[str, Any], dict[str, Any]]]]:
+    before, after = _index(old), _index(new)
+    changes: dict[str, list[tuple[Key, dict[str, Any], dict[str, Any]]]] = {
+        "regressions": [],
+        "fixes": [],
+        "changed": [],
+    }
+    for key in sorted(before.keys() & after.keys()):
+        was, now = before[key], after[key]
+        if was["verdict"] in GOOD and now["verdict"] in BAD:
+            changes["regressions"].append((key, was, now))
+        elif was["verdict"] in BAD and now["verdict"] in GOOD:
+            changes["fixes"].append((key, was, now))
+        elif was["actual"] != now["actual"] or was["verdict"] != now["verdict"]:
+            changes["changed"].append((key, was, now))
+    return changes
+
+
+def describe(changes: dict[str, list[tuple[Key, dict[str, Any], dict[str, Any]]]]) -> str:
+    lines = []
+    for kind in ("regressions", "fixes", "changed"):
+        lines.append(f"{len(changes[kind])} {kind}")
+        for (case, implementation, dtype, quantity), was, now in changes[kind]:
+            lines.append(
+                f"  {case} [{implementation} {dtype} {quantity}]: {was['verdict']} -> {now['verdict']}; "
+                f"{was['actual']} -> {now['actual']} (exact {now['exact']})"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""``conformance explain``: one ad-hoc input on every installed implementation.
+
+It answers the seeds' question directly: what does Keras compute here, and why? For
+each dtype it prints the exact value, every implementation's result, its ULP error, and
+the documented variant that explains a divergence, in words.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from oracle.cache import DiskCache
+from oracle.signatures import SIGNATURES
+
+from .cases import Case
+from .pipeline import execute_cases
+from .yamlsource import Literal
+
+
+def parse_array(text: str) -> Any:
+    """JSON, with floats kept as decimal text so they round once into each dtype."""
+    return json.loads(text, parse_float=Literal)
+
+
+def adhoc_case(op: str, params: dict[str, Any], y_true: Any, y_pred: Any, dtypes: Sequence[str]) -> Case:
+    signature = SIGNATURES[op]
+    if "y_true" in signature.inputs:
+        if y_true is None:
+            raise ValueError(f"{op} needs --y-true")
+        inputs = {"y_true": y_true, "y_pred": y_pred}
+    else:
+        if y_true is not None:
+            raise ValueError(f"{op} takes one input: give it as --y-pred, without --y-true")
+        inputs = {"x": y_pred}
+    unknown = set(params) - set(signature.params)
+    if unknown:
+        raise ValueError(f"{op} takes no param {', '.join(sorted(unknown))} (it takes: {', '.join(signature.params)})")
+    return Case(
+        id="explain",
+        description="conformance explain",
+        provenance="command line",
+        op=op,
+        params=params,
+        inputs=inputs,
+        dtypes=tuple(dtypes),
+    )
+
+
+def run(case: Case, frameworks: Sequence[str], timeout: float, cache: DiskCache | None) -> list[dict[str, Any]]:
+    report = execute_cases([case], frameworks, (), timeout, cache)
+    return [r for r in report["results"] if r["verdict"] != "unsupported" or not r["implementation"].endswith("(none)")]
+
+
+def describe(case: Case, records: Sequence[dict[str, Any]]) -> str:
+    lines = [f"{case.op} {json.dumps(case.params)}"]
+    for dtype in case.dtypes:
+        rows = [r for r in records if r["dtype"] == dtype and r["quantity"] == "value"]
+        if not rows:
+            continue
+        exact = next((r for r in rows if r["exact"] is not None), None)
+        lines.append("")
+        lines.append(f"{dtype}: inputs {json.dumps(rows[0]['inputs'])}")
+        if exact is not None:
+            lines.append(
+                f"  exact value {json.dumps(exact['exact'])}, correctly rounded {json.dumps(exact['expected'])}"
+            )
+        width = max(len(r["implementation"]) for r in rows)
+        for r in sorted(rows, key=lambda r: r["implementation"]):
+            ulp = r["max_ulp_error"]
+            error = f"{ulp:.3g} ulp" if isinstance(ulp, int | float) else f"{ulp} ulp" if ulp is not None else ""
+            value = json.dumps(r["actual"]) if r["actual"] is not None else "-"
+            lines.append(
+                f"  {r['implementation']:<{width}}  {r['verdict']:<11} {value:<24} {error:<12} "
+                f"{r['semantics'] if r['semantics'] != 'ideal' else ''}"
+            )
+            if r["verdict"] not in ("pass",) and r["message"]:
+                lines.append(f"  {'':<{width}}  {r['message']}")
+    return "\n".join(lines)

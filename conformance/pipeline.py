@@ -1,0 +1,167 @@
+"""One run of the suite: cases -> frameworks and oracle side by side -> verdicts -> report dict.
+
+The frameworks run in their worker processes while this process computes the ideal
+oracle answers, so on two cores the two overlap. Every step's wall time is recorded in
+the report (``timings``) for the benchmark.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import datetime
+import platform
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import oracle
+from oracle.cache import DiskCache
+
+from . import cases as case_files
+from .runner import DEFAULT_TIMEOUT, Framework, RawResult, adapter_specs, run
+from .verdicts import Judge
+
+SCHEMA_VERSION = 1
+DTYPE_ORDER = {"float64": 0, "float32": 1, "float16": 2, "bfloat16": 3}
+
+
+class OracleMemo:
+    """Oracle answers by (case, dtype, variants), memoised in memory over the disk cache."""
+
+    def __init__(self, cache: DiskCache | None) -> None:
+        self.cache = cache
+        self.memo: dict[tuple[str, str, tuple[str, ...]], oracle.OracleResult | oracle.InvalidInput] = {}
+
+    def __call__(self, case: case_files.Case, dtype: str, variants: tuple[str, ...]) -> oracle.OracleResult:
+        key = (case.id, dtype, variants)
+        if key not in self.memo:
+            params, inputs = case.materialize(dtype)
+            try:
+                self.memo[key] = oracle.evaluate(
+                    case.op, params, inputs, dtype, oracle.combine(variants), cache=self.cache
+                )
+            except oracle.InvalidInput as problem:
+                self.memo[key] = problem
+        answer = self.memo[key]
+        if isinstance(answer, oracle.InvalidInput):
+            raise answer
+        return answer
+
+
+def environment(frameworks: Sequence[Framework]) -> dict[str, Any]:
+    def installed(package: str) -> str | None:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return None
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "frameworks": {f.name or f.spec: f.version for f in frameworks if not f.skipped},
+        "skipped": {f.spec: f.skipped for f in frameworks if f.skipped},
+        "packages": {p: installed(p) for p in ("mpmath", "numpy", "ml_dtypes", "python-flint", "loss-conformance")},
+    }
+
+
+def sort_key(record: dict[str, Any]) -> tuple[Any, ...]:
+    return (record["case"], record["implementation"], DTYPE_ORDER.get(record["dtype"], 9), record["quantity"])
+
+
+def execute(
+    paths: Sequence[Path],
+    frameworks: Sequence[str] = (),
+    dtypes: Sequence[str] = (),
+    ops: Sequence[str] = (),
+    timeout: float = DEFAULT_TIMEOUT,
+    cache: DiskCache | None = None,
+    progress: Callable[[], None] | None = None,
+) -> tuple[dict[str, Any], list[case_files.CaseError]]:
+    """Load the case files and run them; case-file errors are returned, the good cases still run."""
+    started = time.perf_counter()
+    corpus = case_files.load(paths)
+    selected = [c for c in corpus.cases if not ops or c.op in ops]
+    load_time = time.perf_counter() - started
+    report = execute_cases(selected, frameworks, dtypes, timeout, cache, progress)
+    report["case_errors"] = [str(error) for error in corpus.errors]
+    report["timings"]["load"] = round(load_time, 3)
+    return report, corpus.errors
+
+
+def execute_cases(
+    selected: Sequence[case_files.Case],
+    frameworks: Sequence[str] = (),
+    dtypes: Sequence[str] = (),
+    timeout: float = DEFAULT_TIMEOUT,
+    cache: DiskCache | None = None,
+    progress: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    timings: dict[str, float] = {}
+    specs = adapter_specs(frameworks)
+    memo = OracleMemo(cache)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:
+        framework_start = time.perf_counter()
+        running = background.submit(run, selected, specs, dtypes, timeout, 2, progress)
+        oracle_start = time.perf_counter()
+        for case in selected:
+            for dtype in case.dtypes:
+                if not dtypes or dtype in dtypes:
+                    with contextlib.suppress(oracle.InvalidInput):
+                        memo(case, dtype, ())
+        timings["oracle"] = time.perf_counter() - oracle_start
+        framework_list, raw_results = running.result()
+        timings["frameworks"] = time.perf_counter() - framework_start
+    scoring_start = time.perf_counter()
+    judge = Judge(memo)
+    records = [record for raw in raw_results for record in judge.judge(raw)]
+    judge.note_passes(records)
+    records.sort(key=sort_key)
+    timings["scoring"] = time.perf_counter() - scoring_start
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "environment": environment(framework_list),
+        "results": records,
+        "summary": summarize(records),
+        "divergences": [
+            {
+                "implementation": d.implementation,
+                "case": d.case,
+                "dtype": d.dtype,
+                "quantity": d.quantity,
+                "reason": d.reason,
+                "link": d.link,
+                "status": d.status(),
+            }
+            for d in judge.registry
+        ],
+        "case_errors": [],
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+    return report
+
+
+def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    by_verdict = Counter(r["verdict"] for r in records)
+    by_framework: dict[str, Counter[str]] = {}
+    for record in records:
+        by_framework.setdefault(record["framework"], Counter())[record["verdict"]] += 1
+    return {
+        "total": len(records),
+        "verdicts": dict(sorted(by_verdict.items())),
+        "frameworks": {name: dict(sorted(counts.items())) for name, counts in sorted(by_framework.items())},
+        "cases": len({r["case"] for r in records}),
+    }
+
+
+def failed(report: dict[str, Any]) -> bool:
+    """Exit status 1: anything but pass, documented, xfail or unsupported happened."""
+    return any(r["verdict"] not in ("pass", "documented", "xfail", "unsupported") for r in report["results"])
+
+
+__all__ = ["RawResult", "execute", "failed"]

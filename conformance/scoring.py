@@ -1,0 +1,167 @@
+"""Element-wise comparison of a framework's output with the exact oracle value.
+
+Every element gets an *outcome*, kept apart because they mean different things to a user:
+
+* ``match``: bit-identical to the correctly rounded value (signed zeros included);
+* ``finite``: both finite, with errors in ULPs (of the tested dtype, at the exact value;
+  0.5 means correctly rounded), absolute and relative;
+* ``signed_zero``: a zero of the wrong sign (magnitude errors still apply);
+* ``flushed_subnormal``: 0 where the correctly rounded value is a nonzero subnormal;
+* ``nan`` / ``unexpected_nan`` / ``missing_nan``: NaN where NaN is right, NaN where it is
+  not, a number where NaN is right;
+* ``inf_mismatch``: an infinity where there should be another value, or vice versa.
+
+An element passes when its outcome is ``match`` or ``nan``, or when a finite-valued outcome
+is within any of its tolerance bounds (ulp, rel, abs, abs_eps).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+import yaml
+from mpmath import mp, mpf
+
+from oracle.formats import FORMATS, FloatFormat
+
+PASSING_OUTCOMES = ("match", "nan")
+FINITE_OUTCOMES = ("finite", "signed_zero", "flushed_subnormal")
+
+
+@dataclass(frozen=True)
+class Element:
+    outcome: str
+    ulp: float = 0.0
+    abs: float = 0.0
+    rel: float = 0.0
+
+
+@dataclass(frozen=True)
+class Score:
+    """The comparison of one quantity (value or grad) of one result."""
+
+    passed: bool
+    elements: tuple[Element, ...]
+    max_ulp: float
+    max_abs: float
+    max_rel: float
+    outcomes: dict[str, int] = field(default_factory=dict)
+    shape_mismatch: str = ""
+
+    def summary(self) -> str:
+        if self.shape_mismatch:
+            return self.shape_mismatch
+        notable = {k: v for k, v in self.outcomes.items() if k not in ("match", "finite", "nan")}
+        parts = [f"max error {self.max_ulp:.3g} ulp, {self.max_rel:.3g} rel, {self.max_abs:.3g} abs"]
+        parts += [f"{count} {name.replace('_', ' ')}" for name, count in sorted(notable.items())]
+        return "; ".join(parts)
+
+
+@functools.cache
+def default_tolerances() -> dict[str, dict[str, dict[str, float]]]:
+    text = resources.files(__package__).joinpath("data/tolerances.yaml").read_text(encoding="utf-8")
+    table: dict[str, dict[str, dict[str, float]]] = yaml.safe_load(text)
+    return table
+
+
+def tolerance(
+    quantity: str, dtype: str, overrides: Mapping[str, Mapping[str, float]] | None = None
+) -> dict[str, float]:
+    merged = dict(default_tolerances()[quantity][dtype])
+    merged.update((overrides or {}).get(quantity, {}))
+    return {k: float(v) for k, v in merged.items()}
+
+
+def _ulp_at(exact: mpf, fmt: FloatFormat) -> mpf:
+    """The spacing of ``fmt`` in the binade of the exact value (capped at the format's range)."""
+    if exact == 0:
+        return mpf(fmt.min_subnormal)
+    exponent = int(mp.floor(mp.log(abs(exact), 2)))
+    exponent = min(max(exponent, fmt.emin), fmt.emax)
+    return mpf(2) ** (exponent - fmt.precision + 1)
+
+
+def compare_element(actual: float, expected: float, exact_text: str, fmt: FloatFormat) -> Element:
+    if math.isnan(expected):
+        return Element("nan") if math.isnan(actual) else Element("missing_nan", math.inf, math.inf, math.inf)
+    if math.isnan(actual):
+        return Element("unexpected_nan", math.inf, math.inf, math.inf)
+    identical = actual == expected and math.copysign(1, actual) == math.copysign(1, expected)
+    if math.isinf(actual) or math.isinf(expected):
+        return Element("match") if identical else Element("inf_mismatch", math.inf, math.inf, math.inf)
+    # Errors are measured against the exact value, so a correctly rounded match shows <= 0.5 ulp.
+    with mp.workprec(128):
+        exact = mpf(exact_text)
+        error = abs(mpf(actual) - exact)
+        ulp = float(error / _ulp_at(exact, fmt))
+        rel = float(error / abs(exact)) if exact != 0 else (0.0 if error == 0 else math.inf)
+    if identical:
+        outcome = "match"
+    elif actual == 0 and expected != 0 and abs(expected) < fmt.min_normal:
+        outcome = "flushed_subnormal"
+    elif actual == 0 and expected == 0:
+        outcome = "signed_zero"
+    else:
+        outcome = "finite"
+    return Element(outcome, ulp, float(error), rel)
+
+
+def within(element: Element, bounds: Mapping[str, float], abs_unit: float) -> bool:
+    """``abs_unit`` is eps(dtype) times the natural scale: the unit of the ``abs_eps`` bound."""
+    if element.outcome in PASSING_OUTCOMES:
+        return True
+    if element.outcome not in FINITE_OUTCOMES:
+        return False
+    return (
+        element.ulp <= bounds.get("ulp", -1)
+        or element.rel <= bounds.get("rel", -1)
+        or element.abs <= bounds.get("abs", -1)
+        or element.abs <= bounds.get("abs_eps", -1) * abs_unit
+    )
+
+
+def natural_scale(exact: np.ndarray, floor: float) -> float:
+    """The scale at which a gradient's absolute error is judged: its largest exact entry,
+    but at least ``floor`` (1 for sum/none, 1/N for a mean: the size of the terms that
+    autodiff adds up before they cancel)."""
+    finite = np.abs(exact[np.isfinite(exact)])
+    return float(max(floor, finite.max() if finite.size else 0.0))
+
+
+def score(
+    actual: np.ndarray,
+    expected: np.ndarray,
+    exact: tuple[str, ...],
+    dtype: str,
+    bounds: Mapping[str, float],
+    scale_floor: float = 1.0,
+) -> Score:
+    fmt = FORMATS[dtype]
+    actual = np.asarray(actual, dtype=np.float64)
+    if actual.shape != expected.shape:
+        if actual.size == expected.size:
+            actual = actual.reshape(expected.shape)
+        else:
+            message = f"returned shape {actual.shape}, expected {expected.shape}"
+            return Score(False, (), math.inf, math.inf, math.inf, {}, message)
+    eps_scale = fmt.eps * natural_scale(np.array([float(e) for e in exact]) if exact else expected, scale_floor)
+    elements = tuple(
+        compare_element(a, e, x, fmt) for a, e, x in zip(actual.ravel().tolist(), expected.ravel().tolist(), exact)
+    )
+    outcomes: dict[str, int] = {}
+    for element in elements:
+        outcomes[element.outcome] = outcomes.get(element.outcome, 0) + 1
+    passed = all(within(element, bounds, eps_scale) for element in elements)
+    return Score(
+        passed,
+        elements,
+        max((e.ulp for e in elements), default=0.0),
+        max((e.abs for e in elements), default=0.0),
+        max((e.rel for e in elements), default=0.0),
+        outcomes,
+    )

@@ -1,0 +1,261 @@
+"""From raw framework outcomes to verdicts, one per (case, implementation, dtype, quantity).
+
+Order of judgement for a result that ran:
+
+1. the case ``expect``s an error or NaN (no valid answer): raised or NaN -> ``pass``;
+2. within tolerance of the ideal oracle -> ``pass``;
+3. within tolerance of the oracle under the variants the implementation *documents*
+   (Keras clip, torch log floor, ...) -> ``documented``, naming the variant;
+4. matched by the known-divergence registry -> ``xfail``, with its reason and link;
+5. otherwise ``fail``.
+
+A result that raised on a valid input is ``error`` unless the registry knows it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import yaml
+
+import oracle
+
+from .cases import Case
+from .runner import RawResult
+from .scoring import Score, score, tolerance
+
+OracleLookup = Callable[[Case, str, tuple[str, ...]], oracle.OracleResult]
+
+
+@dataclass
+class Divergence:
+    implementation: str
+    reason: str
+    link: str
+    case: str = "*"
+    dtype: str | None = None
+    quantity: str | None = None
+    matched: int = 0
+    still_failing: int = 0
+
+    def matches(self, implementation: str, case: str, dtype: str, quantity: str) -> bool:
+        return (
+            fnmatch.fnmatchcase(implementation, self.implementation)
+            and fnmatch.fnmatchcase(case, self.case)
+            and self.dtype in (None, dtype)
+            and self.quantity in (None, quantity)
+        )
+
+    def status(self) -> str:
+        if self.matched == 0:
+            return "stale"
+        return "fixed" if self.still_failing == 0 else "active"
+
+
+def load_registry(text: str | None = None) -> list[Divergence]:
+    if text is None:
+        text = resources.files(__package__).joinpath("data/known_divergences.yaml").read_text(encoding="utf-8")
+    entries = yaml.safe_load(text) or []
+    registry = []
+    for number, entry in enumerate(entries, 1):
+        missing = {"implementation", "reason", "link"} - set(entry)
+        unknown = set(entry) - {"implementation", "reason", "link", "case", "dtype", "quantity"}
+        if missing or unknown:
+            raise ValueError(
+                f"known_divergences.yaml entry {number}: missing {sorted(missing)}, unknown {sorted(unknown)}"
+            )
+        registry.append(Divergence(**entry))
+    return registry
+
+
+@dataclass
+class Judge:
+    oracle_result: OracleLookup
+    registry: list[Divergence] = field(default_factory=load_registry)
+
+    def judge(self, raw: RawResult) -> list[dict[str, Any]]:
+        """One record per quantity (value, grad) in report.json's result format."""
+        records = []
+        for quantity in ("value", "grad"):
+            record = _base_record(raw, quantity)
+            self._decide(raw, quantity, record)
+            returned = record["returned_dtype"]
+            if returned and returned != raw.dtype:
+                record["message"] = (
+                    f"returned {returned} for {raw.dtype} inputs (a silent downcast); " + record["message"]
+                )
+            records.append(record)
+        return records
+
+    def _decide(self, raw: RawResult, quantity: str, record: dict[str, Any]) -> None:
+        case = raw.case
+        if raw.status != "ok":
+            record["verdict"] = raw.status
+            if raw.status == "error" and case.expect in ("error", "error_or_nan"):
+                record.update(verdict="pass", message=f"raised, as the case expects: {raw.message}")
+            elif raw.status == "error":
+                self._registered(raw, quantity, record)
+            return
+        actual = raw.value if quantity == "value" else raw.grad
+        if actual is None:
+            record.update(verdict="unsupported", message="no gradient: the implementation has no autodiff")
+            return
+        record["actual"] = json_array(actual)
+        if case.expect is not None:
+            is_nan = bool(np.all(np.isnan(actual)))
+            ok = case.expect in ("nan", "error_or_nan") and is_nan
+            record.update(
+                verdict="pass" if ok else "fail",
+                message=f"the case expects {case.expect.replace('_', ' or ')}; got "
+                + ("NaN" if is_nan else "a number"),
+            )
+            return
+        try:
+            ideal = self.oracle_result(case, raw.dtype, ())
+        except oracle.InvalidInput as problem:
+            record.update(verdict="error", message=f"the case has no valid answer ({problem}) and no expect:")
+            return
+        bounds = tolerance(quantity, raw.dtype, case.tolerance)
+        floor = _scale_floor(raw) if quantity == "grad" else 1.0
+        ideal_score = _score(actual, ideal, quantity, raw.dtype, bounds, floor)
+        _fill(record, ideal, quantity, ideal_score)
+        if ideal_score.passed:
+            record["verdict"] = "pass"
+            return
+        declared = tuple(raw.implementation.get("semantics", ()))
+        # The smallest set of declared variants that explains the result is the one worth naming.
+        for size in range(1, len(declared) + 1):
+            for variants in itertools.combinations(declared, size):
+                documented = self.oracle_result(case, raw.dtype, variants)
+                if _score(actual, documented, quantity, raw.dtype, bounds, floor).passed:
+                    record.update(
+                        verdict="documented",
+                        semantics="+".join(variants),
+                        documented_expected=json_array(getattr(documented, quantity)),
+                        message=f"explained by {', '.join(variants)}: {_explain(variants)} "
+                        f"(against the ideal: {ideal_score.summary()})",
+                    )
+                    return
+        record["verdict"] = "fail"
+        self._registered(raw, quantity, record)
+
+    def _registered(self, raw: RawResult, quantity: str, record: dict[str, Any]) -> None:
+        for entry in self.registry:
+            if entry.matches(raw.implementation["name"], raw.case.id, raw.dtype, quantity):
+                entry.matched += 1
+                entry.still_failing += 1
+                record.update(
+                    verdict="xfail",
+                    message=f"known divergence: {entry.reason} ({entry.link}); " + record.get("message", ""),
+                )
+                return
+
+    def note_passes(self, records: list[dict[str, Any]]) -> None:
+        """Count registry entries that match results which now pass (to report them fixed)."""
+        for record in records:
+            if record["verdict"] not in ("pass", "documented"):
+                continue
+            for entry in self.registry:
+                if entry.matches(record["implementation"], record["case"], record["dtype"], record["quantity"]):
+                    entry.matched += 1
+
+
+def _explain(variants: tuple[str, ...]) -> str:
+    table = oracle.variants()
+    return " ".join(table[name].description for name in variants if name in table)
+
+
+def _scale_floor(raw: RawResult) -> float:
+    """1/N for a mean over N samples; the largest |cotangent| otherwise (1 by default)."""
+    if raw.case.params.get("reduction", "mean") == "mean" and raw.case.op.endswith("crossentropy"):
+        prediction = raw.inputs["y_pred"]
+        samples = (
+            prediction.size
+            if raw.case.op == "binary_crossentropy"
+            else prediction.size // max(prediction.shape[int(raw.case.params.get("axis", -1))], 1)
+        )
+        return 1.0 / max(samples, 1)
+    cotangent = raw.inputs.get("cotangent")
+    return float(np.max(np.abs(cotangent))) if cotangent is not None and cotangent.size else 1.0
+
+
+def _score(
+    actual: np.ndarray,
+    result: oracle.OracleResult,
+    quantity: str,
+    dtype: str,
+    bounds: Mapping[str, float],
+    floor: float,
+) -> Score:
+    expected = result.value if quantity == "value" else result.grad
+    exact = result.value_exact if quantity == "value" else result.grad_exact
+    return score(actual, expected, exact, dtype, bounds, floor)
+
+
+def _fill(record: dict[str, Any], result: oracle.OracleResult, quantity: str, scored: Score) -> None:
+    record["expected"] = json_array(result.value if quantity == "value" else result.grad)
+    exact = result.value_exact if quantity == "value" else result.grad_exact
+    shape = (result.value if quantity == "value" else result.grad).shape
+    record["exact"] = np.array(exact, dtype=object).reshape(shape).tolist() if shape else exact[0]
+    record["max_ulp_error"] = json_number(scored.max_ulp)
+    record["max_abs_error"] = json_number(scored.max_abs)
+    record["max_rel_error"] = json_number(scored.max_rel)
+    record["outcomes"] = dict(sorted(scored.outcomes.items()))
+    record["message"] = scored.summary()
+
+
+def _base_record(raw: RawResult, quantity: str) -> dict[str, Any]:
+    case = raw.case
+    return {
+        "case": case.id,
+        "op": case.op,
+        "params": json_params(raw.params),
+        "framework": raw.framework,
+        "implementation": raw.implementation["name"],
+        "dtype": raw.dtype,
+        "quantity": quantity,
+        "verdict": "",
+        "inputs": {name: json_array(array) for name, array in raw.inputs.items()},
+        "expected": None,
+        "exact": None,
+        "actual": None,
+        "max_ulp_error": None,
+        "max_abs_error": None,
+        "max_rel_error": None,
+        "semantics": "ideal",
+        "returned_dtype": raw.value_dtype if quantity == "value" else raw.grad_dtype,
+        "message": raw.message,
+        "description": case.description,
+        "provenance": case.provenance,
+        "tags": list(case.tags),
+        "sweep": dict(case.sweep),
+        "sweep_group": case.template if case.sweep else "",
+        "doc": raw.implementation.get("doc", ""),
+    }
+
+
+def json_number(value: float) -> float | str:
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def json_array(array: Any) -> Any:
+    data = np.asarray(array)
+    if data.dtype.kind in "iu":
+        return data.tolist()
+    flat = [json_number(float(v)) for v in data.astype(np.float64).ravel().tolist()]
+    return np.array(flat, dtype=object).reshape(data.shape).tolist() if data.shape else flat[0]
+
+
+def json_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: json_array(v) if isinstance(v, np.ndarray) else v for k, v in sorted(params.items())}

@@ -1,0 +1,87 @@
+"""Meta-tests: the comparator itself, on hand-built values."""
+
+import math
+
+import numpy as np
+
+from conformance.scoring import compare_element, score, tolerance, within
+from oracle.formats import FORMATS
+
+F32 = FORMATS["float32"]
+
+
+def test_plus_zero_and_minus_zero_are_distinct_outcomes_of_no_magnitude():
+    element = compare_element(0.0, -0.0, "-0", F32)
+    assert element.outcome == "signed_zero"
+    assert element.ulp == 0 and element.abs == 0
+    assert compare_element(-0.0, -0.0, "-0", F32).outcome == "match"
+
+
+def test_nan_against_nan_is_right_and_nan_elsewhere_is_wrong():
+    assert compare_element(math.nan, math.nan, "nan", F32).outcome == "nan"
+    assert compare_element(math.nan, 1.0, "1", F32).outcome == "unexpected_nan"
+    assert compare_element(1.0, math.nan, "nan", F32).outcome == "missing_nan"
+    assert not within(compare_element(math.nan, 1.0, "1", F32), {"ulp": 1e9, "abs": 1e9}, F32.eps)
+
+
+def test_infinities_match_only_themselves():
+    assert compare_element(math.inf, math.inf, "inf", F32).outcome == "match"
+    assert compare_element(-math.inf, math.inf, "inf", F32).outcome == "inf_mismatch"
+    assert compare_element(3.4e38, math.inf, "inf", F32).outcome == "inf_mismatch"
+    assert compare_element(math.inf, 100.0, "100", F32).outcome == "inf_mismatch"
+
+
+def test_a_flushed_subnormal_is_reported_as_such():
+    smallest = 2.0**-149
+    element = compare_element(0.0, smallest, "1.4012984643248170709e-45", F32)
+    assert element.outcome == "flushed_subnormal"
+    assert math.isclose(element.ulp, 1.0, rel_tol=1e-12)  # one step of float32's subnormal grid
+
+
+def test_one_ulp_off_at_a_power_of_two():
+    # ULPs are counted in the binade of the exact value: at exactly 1, [1, 2) has spacing
+    # 2**-23, so one step up is 1 ulp and one step down (spacing 2**-24 below 1) is 0.5 ulp.
+    assert compare_element(1 + 2.0**-23, 1.0, "1", F32).ulp == 1.0
+    assert compare_element(1 - 2.0**-24, 1.0, "1", F32).ulp == 0.5
+    # An exact value just below 1 lives in [0.5, 1), spacing 2**-24: 1.0 is 1e-8 / 5.96e-8 ulp away.
+    assert math.isclose(compare_element(1.0, 1.0, "0.99999999", F32).ulp, 1e-8 / 2.0**-24, rel_tol=1e-9)
+
+
+def test_correctly_rounded_means_at_most_half_an_ulp():
+    # float32(1/3) = 11184811 * 2**-25; 1/3 is 1/3 * 2**-25 below it: 1/3 of an ulp.
+    element = compare_element(11184811 * 2.0**-25, 11184811 * 2.0**-25, "0.33333333333333333333333", F32)
+    assert element.outcome == "match"
+    element = compare_element(11184810 * 2.0**-25, 11184811 * 2.0**-25, "0.33333333333333333333333", F32)
+    assert math.isclose(element.ulp, 2 / 3, rel_tol=1e-9)
+
+
+def test_an_element_passes_on_any_one_of_its_bounds():
+    element = compare_element(1.0 + 2.0**-20, 1.0, "1", F32)  # 8 ulp, 9.5e-7 rel and abs
+    assert not within(element, {"ulp": 4}, F32.eps)
+    assert within(element, {"ulp": 4, "rel": 1e-6}, F32.eps)
+    assert within(element, {"ulp": 4, "abs_eps": 8}, F32.eps)  # 8 * eps(float32) = 9.5e-7 >= 2**-20
+    assert not within(element, {"ulp": 4, "abs_eps": 8}, F32.eps * 0.1)  # ... but not at a scale of 0.1
+
+
+def test_a_tiny_gradient_is_judged_at_its_natural_scale():
+    # d/dx at x = 20, z = 1 is -2.06e-9; a framework that returns 0 is 1.0 ulp... of nothing
+    # useful in relative terms, but 0 is within 4 eps of a gradient whose terms are of size 1.
+    exact = -1 / (1 + math.exp(20))
+    scored = score(
+        np.array([0.0]),
+        np.array([float(np.float32(exact))]),
+        (repr(exact),),
+        "float32",
+        tolerance("grad", "float32"),
+        scale_floor=1.0,
+    )
+    assert scored.passed
+    # The same 0 for a loss *value* of 2e-9 is 100% wrong, and fails.
+    assert not score(
+        np.array([0.0]), np.array([float(np.float32(2.06e-9))]), ("2.06e-9",), "float32", tolerance("value", "float32")
+    ).passed
+
+
+def test_case_overrides_replace_the_default_bounds():
+    assert tolerance("value", "float16") == {"ulp": 2.0}
+    assert tolerance("value", "float16", {"value": {"ulp": 16, "rel": 0.01}}) == {"ulp": 16.0, "rel": 0.01}
