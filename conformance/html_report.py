@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from html import escape
 from typing import Any
@@ -37,7 +38,7 @@ STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}h3{font-size:1em}
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}
-th.impl{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:normal;max-height:22em;white-space:nowrap}
+th.impl{writing-mode:vertical-rl;font-weight:normal;white-space:nowrap;vertical-align:bottom}
 td.cell{color:#fff;text-align:center;font-size:12px;min-width:3.2em}
 .badge{display:inline-block;color:#fff;border-radius:3px;padding:0 5px;margin:1px}
 .filters label{margin-right:1em}.filters select{margin-left:.3em}
@@ -61,6 +62,9 @@ function applyFilters(){
   document.getElementById('shown').textContent=shown;
 }
 document.addEventListener('change',e=>{if(e.target.closest('.filters'))applyFilters();});
+// Filters can be preset from the address: report.html?verdict=fail&framework=torch
+new URLSearchParams(location.search).forEach((value,key)=>{
+  const select=document.getElementById('f-'+key);if(select)select.value=value;});
 """
 
 
@@ -118,7 +122,7 @@ def render(report: dict[str, Any]) -> str:
         ' <span class=muted><span id="shown"></span> rows shown</span></div>',
         _matrix(by_cell, implementations, by_case),
         "<h2>Cases</h2>",
-        *(_detail(case, rows) for case, rows in sorted(by_case.items())),
+        *(_detail(case, by_case[case]) for case in sorted(by_case, key=natural)),
         "<h2>Sweeps</h2>",
         sweep_plots(report),
         f"<script>{SCRIPT}applyFilters();</script></body></html>",
@@ -145,7 +149,7 @@ def _matrix(
 ) -> str:
     head = "".join(f'<th class=impl data-framework="{escape(fw)}">{escape(name)}</th>' for fw, name in implementations)
     rows = []
-    for case in sorted(by_case):
+    for case in sorted(by_case, key=natural):
         op = by_case[case][0]["op"]
         for dtype in DTYPES:
             cells = []
@@ -172,6 +176,11 @@ def _matrix(
             )
     header = f"<thead><tr><th>case</th><th>dtype</th>{head}</tr></thead>"
     return f"<table class=matrix>{header}<tbody>{''.join(rows)}</tbody></table>"
+
+
+def natural(text: str) -> list[Any]:
+    """Sort key that puts a=9 before a=10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def _anchor(case: str) -> str:
@@ -259,7 +268,10 @@ def _plot(rows: list[dict[str, Any]], what: str, log: bool) -> str:
     """One small SVG: a line per implementation (and the exact value, for 'value')."""
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in rows:
-        x = float(next(iter(r["sweep"].values())))
+        try:
+            x = float(next(iter(r["sweep"].values())))
+        except ValueError:
+            return ""  # a sweep over tokens (max, eps, ...) has no numeric axis
         y = _number(r["actual"] if what == "value" else r[what])
         if y is not None:
             series[r["implementation"]].append((x, y))
