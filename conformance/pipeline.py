@@ -103,6 +103,7 @@ def execute_cases(
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
     specs = adapter_specs(frameworks)
+    run_start = time.perf_counter()
     memo = OracleMemo(cache)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:
         framework_start = time.perf_counter()
@@ -122,6 +123,9 @@ def execute_cases(
     judge.note_passes(records)
     records.sort(key=sort_key)
     timings["scoring"] = time.perf_counter() - scoring_start
+    for framework in framework_list:
+        timings[f"import:{framework.spec}"] = framework.load_seconds
+        timings[f"calls:{framework.spec}"] = framework.call_seconds
     report = {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -141,7 +145,7 @@ def execute_cases(
             for d in judge.registry
         ],
         "case_errors": [],
-        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "timings": {**{k: round(v, 3) for k, v in timings.items()}, "total": round(time.perf_counter() - run_start, 3)},
     }
     return report
 

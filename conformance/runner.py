@@ -46,6 +46,9 @@ class Framework:
     version: str = ""
     implementations: list[dict[str, Any]] = field(default_factory=list)
     skipped: str = ""
+    #: Seconds the worker spent importing the framework, and inside framework calls.
+    load_seconds: float = 0.0
+    call_seconds: float = 0.0
 
 
 def adapter_specs(selected: Sequence[str] = ()) -> list[str]:
@@ -93,6 +96,7 @@ def run_framework(
             return framework, []
         framework.name, framework.version = handshake["name"], handshake["version"]
         framework.implementations = handshake["implementations"]
+        framework.load_seconds = float(handshake.get("load_seconds", 0.0))
         results, tasks = [], []
         for case in cases:
             for dtype in case.dtypes:
@@ -120,6 +124,7 @@ def run_framework(
                         }
                     )
         for answer in run_tasks(worker, tasks, timeout, progress):
+            framework.call_seconds += float(answer.get("seconds", 0.0))
             _absorb(results[answer["task"]], answer)
         return framework, results
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -62,6 +63,7 @@ def main(spec: str) -> int:
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    started = time.perf_counter()
     try:
         adapter = resolve(spec)
         adapter.load()
@@ -76,12 +78,14 @@ def main(spec: str) -> int:
             "name": adapter.name,
             "version": adapter.version(),
             "implementations": [implementation.describe() for implementation in table.values()],
+            "load_seconds": time.perf_counter() - started,
         },
     )
     for line in sys.stdin:
         task = json.loads(line)
+        started = time.perf_counter()
         answer = _answer(adapter, table, task)
-        _send(channel, {"task": task["task"], **answer})
+        _send(channel, {"task": task["task"], "seconds": time.perf_counter() - started, **answer})
     return 0
 
 
