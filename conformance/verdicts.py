@@ -14,9 +14,9 @@ A result that raised on a valid input is ``error`` unless the registry knows it.
 
 from __future__ import annotations
 
-import fnmatch
 import itertools
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -47,8 +47,8 @@ class Divergence:
 
     def matches(self, implementation: str, case: str, dtype: str, quantity: str) -> bool:
         return (
-            fnmatch.fnmatchcase(implementation, self.implementation)
-            and fnmatch.fnmatchcase(case, self.case)
+            glob_match(self.implementation, implementation)
+            and glob_match(self.case, case)
             and self.dtype in (None, dtype)
             and self.quantity in (None, quantity)
         )
@@ -57,6 +57,11 @@ class Divergence:
         if self.matched == 0:
             return "stale"
         return "fixed" if self.still_failing == 0 else "active"
+
+
+def glob_match(pattern: str, text: str) -> bool:
+    """``*`` is the only wildcard: names such as keras[torch] hold brackets that fnmatch would misread."""
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), text) is not None
 
 
 def load_registry(text: str | None = None) -> list[Divergence]:

@@ -80,6 +80,9 @@ def _implementations(keras: Any, backend: str) -> list[Implementation]:
     for from_logits in (False, True):
         mode = "logits" if from_logits else "probabilities"
         clip = () if from_logits else ("keras_clip",)
+        if backend == "torch" and not from_logits:
+            # The torch backend hands the clipped probabilities to torch's BCELoss and its log floor.
+            clip = (*clip, "torch_log_floor")
         renormalize = () if from_logits else ("keras_categorical",)
         implementations += [
             Implementation(
