@@ -58,7 +58,14 @@ function applyFilters(){
     if(show&&vd){show=[...tr.querySelectorAll('td.cell')].some(td=>
       td.dataset.verdict===vd&&(!fw||td.dataset.framework===fw));}
     tr.style.display=show?'':'none';});
-  let shown=document.querySelectorAll('tr.row:not([style*="none"])').length;
+  // Hide implementation columns that have no result in the rows left.
+  const visible=[...document.querySelectorAll('tr.row')].filter(tr=>tr.style.display!=='none');
+  document.querySelectorAll('th.impl').forEach(th=>{
+    const col=th.dataset.col;
+    const used=visible.some(tr=>tr.querySelector(`td.cell[data-col="${col}"]`));
+    const show=used&&(!fw||th.dataset.framework===fw);
+    document.querySelectorAll(`[data-col="${col}"]`).forEach(el=>{el.style.display=show?'':'none';});});
+  let shown=visible.length;
   document.getElementById('shown').textContent=shown;
 }
 document.addEventListener('change',e=>{if(e.target.closest('.filters'))applyFilters();});
@@ -147,7 +154,10 @@ def _matrix(
     implementations: list[tuple[str, str]],
     by_case: dict[str, list[dict[str, Any]]],
 ) -> str:
-    head = "".join(f'<th class=impl data-framework="{escape(fw)}">{escape(name)}</th>' for fw, name in implementations)
+    head = "".join(
+        f'<th class=impl data-col="{i}" data-framework="{escape(fw)}">{escape(name)}</th>'
+        for i, (fw, name) in enumerate(implementations)
+    )
     rows = []
     for case in sorted(by_case, key=natural):
         op = by_case[case][0]["op"]
@@ -155,10 +165,10 @@ def _matrix(
             cells = []
             if not any((case, dtype, name) in by_cell for _, name in implementations):
                 continue
-            for framework, name in implementations:
+            for column, (framework, name) in enumerate(implementations):
                 records = by_cell.get((case, dtype, name), [])
                 if not records:
-                    cells.append(f'<td data-framework="{escape(framework)}"></td>')
+                    cells.append(f'<td data-col="{column}" data-framework="{escape(framework)}"></td>')
                     continue
                 verdict = _worst([r["verdict"] for r in records])
                 ulps = [r["max_ulp_error"] for r in records if isinstance(r["max_ulp_error"], int | float)]
@@ -166,7 +176,7 @@ def _matrix(
                 label = "inf" if infinite else (_fmt(max(ulps)) if ulps else "")
                 tip = " | ".join(f"{r['quantity']}: {r['verdict']} {r['message']}" for r in records)
                 cells.append(
-                    f'<td class=cell data-framework="{escape(framework)}" data-verdict="{verdict}" '
+                    f'<td class=cell data-col="{column}" data-framework="{escape(framework)}" data-verdict="{verdict}" '
                     f'style="background:{COLOURS[verdict]}" title="{escape(tip)}">{escape(label)}</td>'
                 )
             anchor = escape(_anchor(case))
