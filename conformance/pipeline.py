@@ -23,7 +23,7 @@ import oracle
 from oracle.cache import DiskCache
 
 from . import cases as case_files
-from .runner import DEFAULT_TIMEOUT, Framework, RawResult, adapter_specs, run
+from .runner import DEFAULT_TIMEOUT, Framework, RawResult, WorkerPool, adapter_specs, run
 from .verdicts import Judge
 
 SCHEMA_VERSION = 1
@@ -100,6 +100,7 @@ def execute_cases(
     timeout: float = DEFAULT_TIMEOUT,
     cache: DiskCache | None = None,
     progress: Callable[[], None] | None = None,
+    workers: WorkerPool | None = None,
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
     specs = adapter_specs(frameworks)
@@ -107,7 +108,7 @@ def execute_cases(
     memo = OracleMemo(cache)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:
         framework_start = time.perf_counter()
-        running = background.submit(run, selected, specs, dtypes, timeout, 2, progress)
+        running = background.submit(run, selected, specs, dtypes, timeout, 2, progress, workers)
         oracle_start = time.perf_counter()
         for case in selected:
             for dtype in case.dtypes:
@@ -169,3 +170,32 @@ def failed(report: dict[str, Any]) -> bool:
 
 
 __all__ = ["RawResult", "execute", "failed"]
+
+
+def merge(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One report from several runs over disjoint cases (the pytest plugin runs file by file)."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    records = sorted((r for part in parts for r in part["results"]), key=sort_key)
+    statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for part in parts:
+        for entry in part.get("divergences", []):
+            statuses.setdefault((entry["implementation"], entry["case"]), []).append(entry)
+    divergences = []
+    for entries in statuses.values():
+        found = {e["status"] for e in entries}
+        status = "active" if "active" in found else "fixed" if "fixed" in found else "stale"
+        divergences.append({**entries[0], "status": status})
+    frameworks: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    for part in parts:
+        frameworks.update(part["environment"]["frameworks"])
+        skipped.update(part["environment"].get("skipped", {}))
+    return {
+        **parts[-1],
+        "environment": {**parts[-1]["environment"], "frameworks": frameworks, "skipped": skipped},
+        "results": records,
+        "summary": summarize(records),
+        "divergences": divergences,
+        "case_errors": [e for part in parts for e in part.get("case_errors", [])],
+    }

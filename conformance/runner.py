@@ -80,16 +80,45 @@ def materialize_all(cases: Iterable[Case], dtypes: Sequence[str] = ()) -> Materi
     return table
 
 
+class WorkerPool:
+    """Workers kept alive between runs, so a framework is imported once per session
+    (the pytest plugin runs one case file at a time)."""
+
+    def __init__(self) -> None:
+        self.workers: dict[str, Worker] = {}
+
+    def acquire(self, spec: str) -> Worker:
+        if spec not in self.workers:
+            worker = Worker(spec)
+            worker.start()
+            self.workers[spec] = worker
+        return self.workers[spec]
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.stop()
+        self.workers.clear()
+
+
 def run_framework(
-    spec: str, cases: Sequence[Case], inputs: Materialized, timeout: float, progress: Callable[[], None] | None = None
+    spec: str,
+    cases: Sequence[Case],
+    inputs: Materialized,
+    timeout: float,
+    progress: Callable[[], None] | None = None,
+    pool: WorkerPool | None = None,
 ) -> tuple[Framework, list[RawResult]]:
-    worker = Worker(spec)
     framework = Framework(spec)
     try:
-        handshake = worker.start()
+        if pool is not None:
+            worker = pool.acquire(spec)
+        else:
+            worker = Worker(spec)
+            worker.start()
     except WorkerFailure as failure:
         framework.skipped = f"worker failed to start: {failure.message}"
         return framework, []
+    handshake = worker.handshake
     try:
         if not handshake.get("ready"):
             framework.skipped = str(handshake.get("reason", "not available"))
@@ -128,7 +157,8 @@ def run_framework(
             _absorb(results[answer["task"]], answer)
         return framework, results
     finally:
-        worker.stop()
+        if pool is None:
+            worker.stop()
 
 
 def _absorb(result: RawResult, answer: dict[str, Any]) -> None:
@@ -149,13 +179,14 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     parallel: int = 2,
     progress: Callable[[], None] | None = None,
+    workers: WorkerPool | None = None,
 ) -> tuple[list[Framework], list[RawResult]]:
     """Run every case on every adapter, ``parallel`` workers at a time."""
     inputs = materialize_all(cases, dtypes)
     frameworks: list[Framework] = []
     results: list[RawResult] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = [pool.submit(run_framework, spec, cases, inputs, timeout, progress) for spec in specs]
+        futures = [pool.submit(run_framework, spec, cases, inputs, timeout, progress, workers) for spec in specs]
         for future in futures:
             framework, framework_results = future.result()
             frameworks.append(framework)

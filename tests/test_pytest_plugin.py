@@ -1,0 +1,81 @@
+"""The pytest plugin, black-box with pytester: the same verdicts as `conformance run`."""
+
+import json
+
+CASES = """
+cases:
+  - id: plugin/softplus
+    description: correctly rounded by torch
+    provenance: derivation
+    op: softplus
+    inputs: {x: [0, -3]}
+    dtypes: [float32]
+  - id: plugin/bce-small-loss
+    description: torch loses the relative accuracy of a small loss
+    provenance: seeds/001_8d7aaff361d0cfa5.txt
+    op: binary_crossentropy
+    params: {from_logits: true, reduction: none}
+    inputs: {y_true: [0], y_pred: [-30]}
+    dtypes: [float32]
+  - id: plugin/expects-an-error
+    description: a case that (wrongly, on purpose) expects softplus(1) to raise
+    provenance: test fixture
+    op: softplus
+    inputs: {x: [1]}
+    expect: error
+    dtypes: [float32]
+"""
+
+
+def test_cases_become_items_with_readable_ids_and_verdicts(pytester):
+    pytester.makefile(".yaml", cases=CASES)
+    result = pytester.runpytest(
+        "--conformance",
+        "cases.yaml",
+        "--conformance-framework",
+        "torch",
+        "--conformance-report",
+        "out",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+    )
+    # softplus value+grad pass; the small BCE loss value is a registered divergence (xfail),
+    # its gradient passes; the wrong expectation fails for value and gradient.
+    result.assert_outcomes(passed=3, xfailed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*fail: torch.nn.functional.softplus on plugin/expects-an-error (float32, value)*",
+            "*the case expects error; got a number*",
+            "PASSED cases.yaml::plugin/softplus[[]torch.nn.functional.softplus-float32-value[]]",
+        ]
+    )
+    report = json.loads((pytester.path / "out" / "report.json").read_text())
+    verdicts = {(r["case"], r["quantity"]): r["verdict"] for r in report["results"]}
+    assert verdicts[("plugin/bce-small-loss", "value")] == "xfail"
+    assert verdicts[("plugin/softplus", "grad")] == "pass"
+
+
+def test_a_broken_case_file_is_a_collection_error_naming_the_line(pytester):
+    pytester.makefile(
+        ".yaml",
+        broken="cases:\n  - id: b\n    description: d\n    provenance: p\n    op: softplus\n    inputs: {x: [oops]}\n",
+    )
+    result = pytester.runpytest(
+        "--conformance",
+        "broken.yaml",
+        "--conformance-framework",
+        "torch",
+        "--conformance-report",
+        "out",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*broken.yaml:6: case 'b': 'oops' is not a value*"])
+
+
+def test_without_the_flag_yaml_files_are_left_alone(pytester):
+    pytester.makefile(".yaml", cases=CASES)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == 5  # no tests collected: the case file is not a test file
