@@ -25,7 +25,7 @@ import jsonschema
 import numpy as np
 
 from oracle.formats import FORMATS, FloatFormat
-from oracle.signatures import ARRAY_PARAMS, OPTIONAL_INPUTS, SIGNATURES
+from oracle.signatures import ARRAY_PARAMS, OPTIONAL_INPUTS, REDUCTIONS, SIGNATURES
 
 from . import values
 from .yamlsource import Literal, Located, YamlError, line_of
@@ -282,8 +282,9 @@ def _substitute(data: Any, bound: Mapping[str, str], where: list[str | int]) -> 
             raise _Problem(where, f"${name} is not a sweep variable of this case")
         text = bound[name]
         if sign == "-":
-            return text[1:] if text.startswith("-") else "-" + text
-        return text
+            text = text[1:] if text.startswith("-") else "-" + text
+        # Integers stay integers (labels, ignore_index); everything else keeps its exact text.
+        return int(text) if re.fullmatch(r"-?\d+", text) else text
     return data
 
 
@@ -306,6 +307,8 @@ def _build(path: Path, line: int, case_id: str, entry: Mapping[str, Any], bound:
         if name not in inputs and name not in OPTIONAL_INPUTS:
             raise _Problem(["inputs"], f"{op} needs input {name!r}")
     _check_leaves(inputs, params, signature.integer_inputs)
+    if params.get("reduction", "mean") not in REDUCTIONS:
+        raise _Problem(["params", "reduction"], f"reduction {params['reduction']!r} is not one of {REDUCTIONS}")
     case = Case(
         id=case_id,
         description=str(entry["description"]),

@@ -30,12 +30,16 @@ SCHEMA_VERSION = 1
 DTYPE_ORDER = {"float64": 0, "float32": 1, "float16": 2, "bfloat16": 3}
 
 
+class OracleFailure(Exception):
+    """The oracle itself failed (a bug of ours): reported as the case's error."""
+
+
 class OracleMemo:
     """Oracle answers by (case, dtype, variants), memoised in memory over the disk cache."""
 
     def __init__(self, cache: DiskCache | None) -> None:
         self.cache = cache
-        self.memo: dict[tuple[str, str, tuple[str, ...]], oracle.OracleResult | oracle.InvalidInput] = {}
+        self.memo: dict[tuple[str, str, tuple[str, ...]], oracle.OracleResult | Exception] = {}
 
     def __call__(self, case: case_files.Case, dtype: str, variants: tuple[str, ...]) -> oracle.OracleResult:
         key = (case.id, dtype, variants)
@@ -48,7 +52,7 @@ class OracleMemo:
             except oracle.InvalidInput as problem:
                 self.memo[key] = problem
         answer = self.memo[key]
-        if isinstance(answer, oracle.InvalidInput):
+        if isinstance(answer, Exception):
             raise answer
         return answer
 
@@ -113,7 +117,7 @@ def execute_cases(
         for case in selected:
             for dtype in case.dtypes:
                 if not dtypes or dtype in dtypes:
-                    with contextlib.suppress(oracle.InvalidInput):
+                    with contextlib.suppress(oracle.InvalidInput, OracleFailure):
                         memo(case, dtype, ())
         timings["oracle"] = time.perf_counter() - oracle_start
         framework_list, raw_results = running.result()

@@ -52,6 +52,8 @@ class Score:
     max_rel: float
     outcomes: dict[str, int] = field(default_factory=dict)
     shape_mismatch: str = ""
+    #: Outcomes of the elements outside tolerance only: what kind of failure this is.
+    failing: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         if self.shape_mismatch:
@@ -156,12 +158,16 @@ def score(
     outcomes: dict[str, int] = {}
     for element in elements:
         outcomes[element.outcome] = outcomes.get(element.outcome, 0) + 1
-    passed = all(within(element, bounds, eps_scale) for element in elements)
+    failing: dict[str, int] = {}
+    for element in elements:
+        if not within(element, bounds, eps_scale):
+            failing[element.outcome] = failing.get(element.outcome, 0) + 1
     return Score(
-        passed,
+        not failing,
         elements,
         max((e.ulp for e in elements), default=0.0),
         max((e.abs for e in elements), default=0.0),
         max((e.rel for e in elements), default=0.0),
         outcomes,
+        failing=failing,
     )

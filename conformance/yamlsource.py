@@ -90,7 +90,10 @@ def load(path: Path) -> Any:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else 0
-        raise YamlError(line, f"not valid YAML: {error.problem or error}") from None
+        hint = ""
+        if "mapping values are not allowed" in str(error.problem):
+            hint = " (a ': ' inside a plain value: quote the value or write it as a '>-' block)"
+        raise YamlError(line, f"not valid YAML: {error.problem or error}{hint}") from None
     except yaml.YAMLError as error:
         raise YamlError(0, f"not valid YAML: {error}") from None
 

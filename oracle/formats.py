@@ -80,6 +80,10 @@ def round_magnitude(man: int, exp: int, fmt: FloatFormat, perturbation: int = EX
     if man == 0:
         return 0.0
     top = exp + man.bit_length() - 1
+    if top < fmt.quantum_min - 1:
+        return 0.0  # below half the smallest subnormal (e**-1e30, say): no shift of 1e30 bits
+    if top > fmt.emax:
+        return math.inf
     quantum = max(top - fmt.precision + 1, fmt.quantum_min)
     if exp >= quantum:
         kept = man << (exp - quantum)

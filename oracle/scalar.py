@@ -103,9 +103,12 @@ def bce_probabilities(y: Interval, p: float, semantics: InFormat) -> Pair:
 def _bce_probability_gradient(y: Interval, p: float, semantics: InFormat) -> Interval:
     """d/dp = (p - y) / (p (1 - p)); the variant floors the denominator (torch's backward)."""
     if semantics.grad_denominator_floor is not None:
-        denominator = Interval.of(p) * (ONE - Interval.of(p))
-        floor = Interval.of(semantics.grad_denominator_floor)
-        return (Interval.of(p) - y) / maximum(denominator, floor)
+        denominator = maximum(Interval.of(p) * (ONE - Interval.of(p)), Interval.of(semantics.grad_denominator_floor))
+        if is_zero(denominator):
+            # 1e-12 is 0 in float16: the documented backward divides by zero, IEEE-style.
+            sign = (Interval.of(p) - y).sign()
+            return NAN if sign == 0 else INF if sign == 1 else NEG_INF
+        return (Interval.of(p) - y) / denominator
     if is_one(y):
         return NEG_INF if p == 0 else -(ONE / Interval.of(p))
     if is_zero(y):

@@ -165,3 +165,16 @@ def test_seed001_floor_is_where_keras_clip_meets_log1p_exp():
         "binary_crossentropy", {"from_logits": True, "reduction": "none"}, {"y_true": [1], "y_pred": [17]}, "float32"
     )
     assert float(exact.value[0]) == float(np.float32(math.log1p(math.exp(-17))))
+
+
+def test_torch_gradient_floor_is_zero_in_float16_and_divides_by_zero():
+    # 1e-12 rounds to 0 in float16 (its smallest subnormal is 6e-8), so torch's backward
+    # (p - y) / max(p (1 - p), 1e-12) is (0 - 1) / 0 = -inf at p = 0, y = 1, and 0/0 = NaN at y = 0.
+    result = evaluate(
+        "binary_crossentropy",
+        {"reduction": "none"},
+        {"y_true": [1, 0], "y_pred": [0, 0]},
+        "float16",
+        variant("torch_log_floor"),
+    )
+    assert result.grad[0] == -math.inf and math.isnan(result.grad[1])

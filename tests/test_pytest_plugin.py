@@ -46,7 +46,7 @@ def test_cases_become_items_with_readable_ids_and_verdicts(pytester):
     result.stdout.fnmatch_lines(
         [
             "*fail: torch.nn.functional.softplus on plugin/expects-an-error (float32, value)*",
-            "*the case expects error; got a number*",
+            "*the case expects an error; got a number*",
             "PASSED cases.yaml::plugin/softplus[[]torch.nn.functional.softplus-float32-value[]]",
         ]
     )

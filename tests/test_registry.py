@@ -76,3 +76,10 @@ def test_a_registered_divergence_that_now_passes_is_reported_fixed():
     judge.note_passes(records)
     assert records[0]["verdict"] == "pass"
     assert judge.registry[0].status() == "fixed"
+
+
+def test_an_outcome_entry_matches_only_that_kind_of_failure():
+    entry = load_registry("- {implementation: '*', outcome: flushed_subnormal, reason: r, link: l}")[0]
+    assert entry.matches("tf.x", "c", "float32", "value", {"flushed_subnormal": 1})
+    assert not entry.matches("tf.x", "c", "float32", "value", {"flushed_subnormal": 1, "finite": 2})
+    assert not entry.matches("tf.x", "c", "float32", "value", {"unexpected_nan": 1})
