@@ -7,6 +7,7 @@ Exit codes: 0 all good; 1 a conformance failure (or a regression, for ``diff``);
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import threading
@@ -139,6 +140,32 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gate(args: argparse.Namespace) -> int:
+    from . import gate
+
+    params = dict(_parse_param(p) for p in args.param)
+    try:
+        result = gate.run(
+            args.target,
+            args.op,
+            args.framework,
+            params,
+            args.reference,
+            tuple(args.dtype or gate.DEFAULT_DTYPES),
+            args.args,
+            args.timeout,
+        )
+    except gate.GateUsageError as problem:
+        raise UsageError(str(problem)) from None
+    report = dict(result.report, created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+    written = reports.write_all(report, Path(args.out))
+    print(result.describe())
+    print(f"reports: {', '.join(str(p) for p in written.values())}")
+    if not result.records:
+        raise UsageError(f"no corpus case applies to {args.op} with {params}")
+    return 0 if result.ok else 1
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="conformance", description=(__doc__ or "").splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
@@ -180,6 +207,26 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("report")
     report.add_argument("--out", help="folder to write to (default: beside the report)")
     report.set_defaults(handler=_report)
+
+    gate_command = commands.add_parser("gate", help="check your own loss function against the corpus")
+    gate_command.add_argument("target", help="MODULE:CALLABLE taking (y_true, y_pred) tensors of --framework")
+    gate_command.add_argument("--op", required=True, choices=sorted(SIGNATURES))
+    gate_command.add_argument(
+        "--param", action="append", default=[], help="KEY=VALUE (VALUE as JSON), e.g. from_logits=true"
+    )
+    gate_command.add_argument("--framework", required=True, choices=["torch", "tensorflow", "jax"])
+    gate_command.add_argument(
+        "--reference",
+        default="ideal",
+        help="ideal (default), or a framework's implementation whose semantics to reproduce",
+    )
+    gate_command.add_argument("--dtype", action="append", default=[], choices=DTYPES, help="default: float32, float64")
+    gate_command.add_argument(
+        "--args", default="true,pred", help="argument order: true,pred or pred,true (torch's habit)"
+    )
+    gate_command.add_argument("--out", default="reports/gate", help="report folder (default reports/gate)")
+    gate_command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call")
+    gate_command.set_defaults(handler=_gate)
 
     diff_command = commands.add_parser("diff", help="regressions and fixes between two report.json files")
     diff_command.add_argument("old")

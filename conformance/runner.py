@@ -49,6 +49,8 @@ class Framework:
     #: Seconds the worker spent importing the framework, and inside framework calls.
     load_seconds: float = 0.0
     call_seconds: float = 0.0
+    #: The adapter itself could not be loaded (a custom loss with a bad import path, say).
+    unloadable: bool = False
 
 
 def adapter_specs(selected: Sequence[str] = ()) -> list[str]:
@@ -107,13 +109,14 @@ def run_framework(
     timeout: float,
     progress: Callable[[], None] | None = None,
     pool: WorkerPool | None = None,
+    environment: dict[str, str] | None = None,
 ) -> tuple[Framework, list[RawResult]]:
     framework = Framework(spec)
     try:
         if pool is not None:
             worker = pool.acquire(spec)
         else:
-            worker = Worker(spec)
+            worker = Worker(spec, environment)
             worker.start()
     except WorkerFailure as failure:
         framework.skipped = f"worker failed to start: {failure.message}"
@@ -122,6 +125,7 @@ def run_framework(
     try:
         if not handshake.get("ready"):
             framework.skipped = str(handshake.get("reason", "not available"))
+            framework.unloadable = bool(handshake.get("unloadable"))
             return framework, []
         framework.name, framework.version = handshake["name"], handshake["version"]
         framework.implementations = handshake["implementations"]

@@ -89,6 +89,8 @@ def load_registry(text: str | None = None) -> list[Divergence]:
 class Judge:
     oracle_result: OracleLookup
     registry: list[Divergence] = field(default_factory=load_registry)
+    #: Judge against these variants instead of the ideal (the gate's --reference).
+    reference: tuple[str, ...] = ()
 
     def judge(self, raw: RawResult) -> list[dict[str, Any]]:
         """One record per quantity (value, grad) in report.json's result format."""
@@ -126,7 +128,7 @@ class Judge:
             record.update(verdict="pass" if ok else "fail", message=f"the case expects {expected}; got {got}")
             return
         try:
-            ideal = self.oracle_result(case, raw.dtype, ())
+            ideal = self.oracle_result(case, raw.dtype, self.reference)
         except oracle.InvalidInput as problem:
             record.update(verdict="error", message=f"the case has no valid answer ({problem}) and no expect:")
             return
@@ -137,6 +139,8 @@ class Judge:
         floor = _scale_floor(raw) if quantity == "grad" else 1.0
         ideal_score = _score(actual, ideal, quantity, raw.dtype, bounds, floor)
         _fill(record, ideal, quantity, ideal_score)
+        if self.reference:
+            record["semantics"] = "+".join(self.reference)
         if ideal_score.passed:
             record["verdict"] = "pass"
             return

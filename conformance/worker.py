@@ -70,6 +70,9 @@ def main(spec: str) -> int:
     except ImportError as error:
         _send(channel, {"ready": False, "reason": f"not installed: {error}"})
         return 0
+    except Exception as error:  # a bad adapter spec or a custom loss that cannot be loaded
+        _send(channel, {"ready": False, "reason": f"cannot load: {type(error).__name__}: {error}", "unloadable": True})
+        return 0
     table = {implementation.name: implementation for implementation in adapter.implementations()}
     _send(
         channel,

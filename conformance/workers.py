@@ -47,8 +47,9 @@ class WorkerFailure(Exception):
 class Worker:
     """A running ``python -m conformance.worker SPEC``."""
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, environment: dict[str, str] | None = None) -> None:
         self.spec = spec
+        self.environment = environment or {}
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._buffer = b""
@@ -56,7 +57,7 @@ class Worker:
 
     def start(self) -> dict[str, Any]:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in stop()
-        environment = {**os.environ, **SINGLE_THREADED}
+        environment = {**os.environ, **SINGLE_THREADED, **self.environment}
         self._process = subprocess.Popen(
             [sys.executable, "-m", "conformance.worker", self.spec],
             stdin=subprocess.PIPE,

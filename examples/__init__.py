@@ -1,0 +1,1 @@
+"""Custom losses, naive and fixed, for `conformance gate` (see the README)."""
