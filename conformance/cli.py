@@ -90,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"reports: {', '.join(str(p) for p in written.values())}")
     if errors:
         return 2
-    return 1 if pipeline.failed(report) else 0
+    return 1 if pipeline.failed(report) and not args.report_only else 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -110,6 +110,28 @@ def _diff(args: argparse.Namespace) -> int:
     changes = diff.compare(old, new)
     print(diff.describe(changes))
     return 1 if changes["regressions"] else 0
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    from . import matrix
+
+    found = matrix.load([Path(p) for p in args.paths])
+    if not found:
+        raise UsageError(f"no report.json under {', '.join(args.paths)}")
+    merged, diffs = matrix.build(found)
+    out = Path(args.out)
+    written = reports.write_all(merged, out)
+    (out / "diff.txt").write_text(
+        "\n\n".join(f"{d['framework']} {d['old']} -> {d['new']}\n{d['text']}" for d in diffs) + "\n", encoding="utf-8"
+    )
+    (out / "diff.json").write_text(json.dumps(merged["version_diffs"], indent=1) + "\n", encoding="utf-8")
+    for entry in merged["version_diffs"]:
+        print(
+            f"{entry['framework']} {entry['old']} -> {entry['new']}: {entry['regressions']} regressions, "
+            f"{entry['fixes']} fixes, {entry['changed']} other changes"
+        )
+    print(f"reports: {', '.join(str(p) for p in written.values())}, {out / 'diff.txt'}")
+    return 0
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
@@ -190,6 +212,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--dtype", action="append", default=[], choices=DTYPES)
     run.add_argument("--op", action="append", default=[], choices=sorted(SIGNATURES))
     run.add_argument("--out", default="reports/latest", help="report folder (default reports/latest)")
+    run.add_argument(
+        "--report-only",
+        action="store_true",
+        help="exit 0 even when divergences are found (case-file and usage errors still exit 2)",
+    )
     common(run)
     run.set_defaults(handler=_run)
 
@@ -227,6 +254,11 @@ def parser() -> argparse.ArgumentParser:
     gate_command.add_argument("--out", default="reports/gate", help="report folder (default reports/gate)")
     gate_command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call")
     gate_command.set_defaults(handler=_gate)
+
+    matrix_command = commands.add_parser("matrix", help="merge per-version reports into one cross-version report")
+    matrix_command.add_argument("paths", nargs="+", help="report.json files or folders holding them (reports/tox)")
+    matrix_command.add_argument("--out", default="reports/matrix")
+    matrix_command.set_defaults(handler=_matrix)
 
     diff_command = commands.add_parser("diff", help="regressions and fixes between two report.json files")
     diff_command.add_argument("old")

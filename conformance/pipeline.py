@@ -139,7 +139,9 @@ def execute_cases(
         "summary": summarize(records),
         "divergences": [
             {
-                "implementation": d.implementation,
+                "implementation": d.implementation
+                if isinstance(d.implementation, str)
+                else ", ".join(d.implementation),
                 "case": d.case,
                 "dtype": d.dtype,
                 "quantity": d.quantity,

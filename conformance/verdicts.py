@@ -36,7 +36,7 @@ OracleLookup = Callable[[Case, str, tuple[str, ...]], oracle.OracleResult]
 
 @dataclass
 class Divergence:
-    implementation: str
+    implementation: str | list[str]
     reason: str
     link: str
     case: str = "*"
@@ -50,12 +50,13 @@ class Divergence:
     def matches(
         self, implementation: str, case: str, dtype: str, quantity: str, failing: dict[str, int] | None = None
     ) -> bool:
+        patterns = [self.implementation] if isinstance(self.implementation, str) else self.implementation
         return (
-            glob_match(self.implementation, implementation)
+            any(glob_match(pattern, implementation) for pattern in patterns)
             and glob_match(self.case, case)
             and self.dtype in (None, dtype)
             and self.quantity in (None, quantity)
-            and (self.outcome is None or failing is None or set(failing) == {self.outcome})
+            and (self.outcome is None or (failing is not None and set(failing) == {self.outcome}))
         )
 
     def status(self) -> str:
@@ -126,6 +127,8 @@ class Judge:
             expected = {"error": "an error", "nan": "NaN", "error_or_nan": "an error or NaN"}[case.expect]
             got = "NaN" if is_nan else "a number"
             record.update(verdict="pass" if ok else "fail", message=f"the case expects {expected}; got {got}")
+            if not ok:
+                self._registered(raw, quantity, record)
             return
         try:
             ideal = self.oracle_result(case, raw.dtype, self.reference)

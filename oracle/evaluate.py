@@ -29,7 +29,7 @@ from .semantics import IDEAL, Semantics
 from .signatures import ARRAY_PARAMS, SIGNATURES
 
 #: Bump when a formula changes: it is part of every cache key.
-ORACLE_VERSION = "1"
+ORACLE_VERSION = "2"
 MAX_BITS = 1 << 14
 FIRST_GUARD_BITS = 32
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .formats import FloatFormat, round_float
+from .formats import FORMATS, FloatFormat, round_float
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class Semantics:
         if self.clip_epsilon is not None:
             clip = round_float(self.clip_epsilon, fmt), round_float(1.0 - self.clip_epsilon, fmt)
         floor = self.grad_denominator_floor
+        if floor is not None:
+            # torch's EPSILON is a float32 constant whatever the dtype: 1e-12 as float32, then the dtype.
+            floor = round_float(floor, FORMATS["float32"])
         return InFormat(
             clip=clip,
             log_floor=self.log_floor,

@@ -117,8 +117,13 @@ def _implementations(keras: Any, backend: str) -> list[Implementation]:
             ),
         ]
     implementations += [
+        # On the torch backend keras.ops.softplus is torch's, threshold included.
         Implementation(
-            f"{prefix}.ops.softplus", "softplus", lambda p, t: ops.softplus(t["x"]), doc=OPS.format("softplus")
+            f"{prefix}.ops.softplus",
+            "softplus",
+            lambda p, t: ops.softplus(t["x"]),
+            semantics=("torch_softplus_threshold",) if backend == "torch" else (),
+            doc=OPS.format("softplus"),
         ),
         Implementation(
             f"{prefix}.ops.log_sigmoid",

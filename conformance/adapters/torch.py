@@ -103,6 +103,8 @@ def _implementations(torch: Any) -> list[Implementation]:
             frozenset({"class_weight", "label_smoothing"}),
             REDUCTIONS,
             from_logits=True,
+            # With probability targets torch's 'mean' divides by the batch size, class weights or not.
+            semantics=("mean_over_count",),
             doc=loss.format("cross_entropy"),
             class_axis=class_dim,
         ),

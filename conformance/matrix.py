@@ -1,0 +1,75 @@
+"""``conformance matrix``: one cross-version report from the reports of several tox envs.
+
+Each input is a report.json written by ``conformance run`` in one environment (one version
+of one framework). The merged report names every implementation ``name @ version``, so the
+HTML matrix has a column per version; for each framework seen at two or more versions, the
+results of consecutive versions are compared (``conformance diff``) and the regressions and
+fixes are written beside it (``diff.txt``, ``diff.json``) and summarised in the report.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from . import diff
+from .pipeline import merge
+
+
+def version_key(version: str) -> tuple[Any, ...]:
+    return tuple(int(part) if part.isdigit() else part for part in re.findall(r"\d+|[a-z]+", version))
+
+
+def load(paths: list[Path]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for path in paths:
+        files = sorted(path.rglob("report.json")) if path.is_dir() else [path]
+        for file in files:
+            found.append((file.parent.name, json.loads(file.read_text(encoding="utf-8"))))
+    return found
+
+
+def _tag(report: dict[str, Any]) -> dict[str, Any]:
+    versions = report["environment"]["frameworks"]
+    records = []
+    for record in report["results"]:
+        version = versions.get(record["framework"], "?").split(" ")[0]
+        records.append(
+            {
+                **record,
+                "implementation": f"{record['implementation']} @ {version}",
+                "framework": f"{record['framework']} {version}",
+            }
+        )
+    return {**report, "results": records}
+
+
+def build(reports: list[tuple[str, dict[str, Any]]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The merged report and, per framework, the diffs of consecutive versions."""
+    merged = merge([_tag(report) for _, report in reports])
+    by_framework: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for _, report in reports:
+        for framework, version in report["environment"]["frameworks"].items():
+            subset = {**report, "results": [r for r in report["results"] if r["framework"] == framework]}
+            by_framework.setdefault(framework, []).append((version.split(" ")[0], subset))
+    diffs = []
+    for framework, versions in sorted(by_framework.items()):
+        versions.sort(key=lambda item: version_key(item[0]))
+        for (old_version, old), (new_version, new) in itertools.pairwise(versions):
+            changes = diff.compare(old, new)
+            diffs.append(
+                {
+                    "framework": framework,
+                    "old": old_version,
+                    "new": new_version,
+                    "regressions": len(changes["regressions"]),
+                    "fixes": len(changes["fixes"]),
+                    "changed": len(changes["changed"]),
+                    "text": diff.describe(changes),
+                }
+            )
+    merged["version_diffs"] = [{k: v for k, v in d.items() if k != "text"} for d in diffs]
+    return merged, diffs
