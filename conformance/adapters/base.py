@@ -18,6 +18,7 @@ add a framework without touching this repository.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -157,3 +158,47 @@ class TensorAdapter:
             return Outcome(value, value_dtype, None, None)
         value, value_dtype, grad, grad_dtype = self.bridge.value_and_vjp(function, wrt, inputs.get("cotangent"))
         return Outcome(value, value_dtype, grad, grad_dtype)
+
+
+AXIS_OPS = ("log_softmax", "softmax", "logsumexp")
+
+
+def primitives(
+    natives: Mapping[str, tuple[str, Callable[..., Any], str]],
+    axis_keyword: str = "axis",
+    semantics: Mapping[str, tuple[str, ...]] | None = None,
+    gradient: bool = True,
+) -> list[Implementation]:
+    """The primitive ops of a framework from a table: op -> (qualified name, native, doc link).
+
+    Elementwise natives are called as ``native(x)``; the softmax family as
+    ``native(x, <axis_keyword>=axis)`` with the case's canonical axis.
+    """
+    implementations = []
+    for op, (name, native, doc) in natives.items():
+        along_axis = op in AXIS_OPS
+        call = (
+            functools.partial(_along_axis, native, axis_keyword)
+            if along_axis
+            else functools.partial(_elementwise, native)
+        )
+        implementations.append(
+            Implementation(
+                name,
+                op,
+                call,
+                frozenset({"axis"}) if along_axis else frozenset(),
+                semantics=(semantics or {}).get(op, ()),
+                doc=doc,
+                gradient=gradient,
+            )
+        )
+    return implementations
+
+
+def _elementwise(native: Callable[..., Any], params: Mapping[str, Any], tensors: Mapping[str, Any]) -> Any:
+    return native(tensors["x"])
+
+
+def _along_axis(native: Callable[..., Any], keyword: str, params: Mapping[str, Any], tensors: Mapping[str, Any]) -> Any:
+    return native(tensors["x"], **{keyword: int(params.get("axis", -1))})

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype
+from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype, primitives
 
 JAX_DOCS = "https://docs.jax.dev/en/latest/_autosummary/jax.nn.{}.html"
 OPTAX_DOCS = "https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.{}"
@@ -52,7 +52,7 @@ def _implementations(jax: Any, optax: Any) -> list[Implementation]:
     def axis(p: Mapping[str, Any]) -> int:
         return int(p.get("axis", -1))
 
-    return [
+    losses = [
         Implementation(
             "optax.losses.sigmoid_binary_cross_entropy",
             "binary_crossentropy",
@@ -83,33 +83,14 @@ def _implementations(jax: Any, optax: Any) -> list[Implementation]:
             from_logits=True,
             doc=OPTAX_DOCS.format("softmax_cross_entropy_with_integer_labels"),
         ),
-        Implementation(
-            "jax.nn.softplus", "softplus", lambda p, t: nn.softplus(t["x"]), doc=JAX_DOCS.format("softplus")
-        ),
-        Implementation(
-            "jax.nn.log_sigmoid", "log_sigmoid", lambda p, t: nn.log_sigmoid(t["x"]), doc=JAX_DOCS.format("log_sigmoid")
-        ),
-        Implementation("jax.nn.sigmoid", "sigmoid", lambda p, t: nn.sigmoid(t["x"]), doc=JAX_DOCS.format("sigmoid")),
-        Implementation(
-            "jax.nn.log_softmax",
-            "log_softmax",
-            lambda p, t: nn.log_softmax(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc=JAX_DOCS.format("log_softmax"),
-        ),
-        Implementation(
-            "jax.nn.softmax",
-            "softmax",
-            lambda p, t: nn.softmax(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc=JAX_DOCS.format("softmax"),
-        ),
-        Implementation(
-            "jax.nn.logsumexp",
-            "logsumexp",
-            lambda p, t: nn.logsumexp(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc=JAX_DOCS.format("logsumexp"),
+    ]
+    return [
+        *losses,
+        *primitives(
+            {
+                op: (f"jax.nn.{op}", getattr(nn, op), JAX_DOCS.format(op))
+                for op in ("softplus", "log_sigmoid", "sigmoid", "log_softmax", "softmax", "logsumexp")
+            }
         ),
     ]
 

@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Implementation, TensorAdapter
+from .base import Implementation, TensorAdapter, primitives
 
 LOSSES = "https://keras.io/api/losses/probabilistic_losses/#{}-class"
 OPS = "https://keras.io/api/ops/nn/#{}-function"
@@ -116,44 +116,18 @@ def _implementations(keras: Any, backend: str) -> list[Implementation]:
                 LOSSES.format("sparsecategoricalcrossentropy"),
             ),
         ]
-    implementations += [
-        # On the torch backend keras.ops.softplus is torch's, threshold included.
-        Implementation(
-            f"{prefix}.ops.softplus",
-            "softplus",
-            lambda p, t: ops.softplus(t["x"]),
-            semantics=("torch_softplus_threshold",) if backend == "torch" else (),
-            doc=OPS.format("softplus"),
-        ),
-        Implementation(
-            f"{prefix}.ops.log_sigmoid",
-            "log_sigmoid",
-            lambda p, t: ops.log_sigmoid(t["x"]),
-            doc=OPS.format("log_sigmoid"),
-        ),
-        Implementation(f"{prefix}.ops.sigmoid", "sigmoid", lambda p, t: ops.sigmoid(t["x"]), doc=OPS.format("sigmoid")),
-        Implementation(
-            f"{prefix}.ops.log_softmax",
-            "log_softmax",
-            lambda p, t: ops.log_softmax(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc=OPS.format("log_softmax"),
-        ),
-        Implementation(
-            f"{prefix}.ops.softmax",
-            "softmax",
-            lambda p, t: ops.softmax(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc=OPS.format("softmax"),
-        ),
-        Implementation(
-            f"{prefix}.ops.logsumexp",
-            "logsumexp",
-            lambda p, t: ops.logsumexp(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc="https://keras.io/api/ops/core/#logsumexp-function",
-        ),
-    ]
+    # On the torch backend keras.ops.softplus is torch's, threshold included.
+    implementations += primitives(
+        {
+            op: (
+                f"{prefix}.ops.{op}",
+                getattr(ops, op),
+                OPS.format(op) if op != "logsumexp" else "https://keras.io/api/ops/core/#logsumexp-function",
+            )
+            for op in ("softplus", "log_sigmoid", "sigmoid", "log_softmax", "softmax", "logsumexp")
+        },
+        semantics={"softplus": ("torch_softplus_threshold",)} if backend == "torch" else None,
+    )
     return implementations
 
 

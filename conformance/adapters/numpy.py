@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype
+from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype, primitives
 
 SCIPY = "https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.{}.html"
 
@@ -70,7 +70,7 @@ def _implementations() -> list[Implementation]:
             f"numpy.reference.{name}", op, call, params, from_logits=from_logits, doc=doc, gradient=False
         )
 
-    return [
+    losses = [
         ref("bce_xlogy", "binary_crossentropy", bce_probabilities, from_logits=False, doc=SCIPY.format("xlogy")),
         ref(
             "bce_stable_logits",
@@ -102,36 +102,23 @@ def _implementations() -> list[Implementation]:
             from_logits=True,
             doc=SCIPY.format("log_softmax"),
         ),
-        ref(
-            "softplus_logaddexp",
-            "softplus",
-            lambda p, t: np.logaddexp(0, t["x"]),
-            doc="https://numpy.org/doc/stable/reference/generated/numpy.logaddexp.html",
-        ),
-        ref("log_expit", "log_sigmoid", lambda p, t: special.log_expit(t["x"]), doc=SCIPY.format("log_expit")),
-        ref("expit", "sigmoid", lambda p, t: special.expit(t["x"]), doc=SCIPY.format("expit")),
-        ref(
-            "log_softmax",
-            "log_softmax",
-            lambda p, t: special.log_softmax(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc=SCIPY.format("log_softmax"),
-        ),
-        ref(
-            "softmax",
-            "softmax",
-            lambda p, t: special.softmax(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc=SCIPY.format("softmax"),
-        ),
-        ref(
-            "logsumexp",
-            "logsumexp",
-            lambda p, t: special.logsumexp(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc=SCIPY.format("logsumexp"),
-        ),
     ]
+    reference_primitives = primitives(
+        {
+            "softplus": (
+                "numpy.reference.softplus_logaddexp",
+                lambda x: np.logaddexp(0, x),
+                "https://numpy.org/doc/stable/reference/generated/numpy.logaddexp.html",
+            ),
+            "log_sigmoid": ("numpy.reference.log_expit", special.log_expit, SCIPY.format("log_expit")),
+            "sigmoid": ("numpy.reference.expit", special.expit, SCIPY.format("expit")),
+            "log_softmax": ("numpy.reference.log_softmax", special.log_softmax, SCIPY.format("log_softmax")),
+            "softmax": ("numpy.reference.softmax", special.softmax, SCIPY.format("softmax")),
+            "logsumexp": ("numpy.reference.logsumexp", special.logsumexp, SCIPY.format("logsumexp")),
+        },
+        gradient=False,
+    )
+    return [*losses, *reference_primitives]
 
 
 class NumpyAdapter(TensorAdapter):

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype
+from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype, primitives
 
 API = "https://www.tensorflow.org/api_docs/python/tf/{}"
 
@@ -51,7 +51,7 @@ def _implementations(tf: Any) -> list[Implementation]:
     def axis(p: Mapping[str, Any]) -> int:
         return int(p.get("axis", -1))
 
-    return [
+    losses = [
         Implementation(
             "tf.nn.sigmoid_cross_entropy_with_logits",
             "binary_crossentropy",
@@ -74,38 +74,22 @@ def _implementations(tf: Any) -> list[Implementation]:
             from_logits=True,
             doc=API.format("nn/sparse_softmax_cross_entropy_with_logits"),
         ),
-        Implementation(
-            "tf.math.softplus", "softplus", lambda p, t: tf.math.softplus(t["x"]), doc=API.format("math/softplus")
-        ),
-        Implementation(
-            "tf.math.log_sigmoid",
-            "log_sigmoid",
-            lambda p, t: tf.math.log_sigmoid(t["x"]),
-            doc=API.format("math/log_sigmoid"),
-        ),
-        Implementation(
-            "tf.math.sigmoid", "sigmoid", lambda p, t: tf.math.sigmoid(t["x"]), doc=API.format("math/sigmoid")
-        ),
-        Implementation(
-            "tf.nn.log_softmax",
-            "log_softmax",
-            lambda p, t: tf.nn.log_softmax(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc=API.format("nn/log_softmax"),
-        ),
-        Implementation(
-            "tf.nn.softmax",
-            "softmax",
-            lambda p, t: tf.nn.softmax(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc=API.format("nn/softmax"),
-        ),
-        Implementation(
-            "tf.math.reduce_logsumexp",
-            "logsumexp",
-            lambda p, t: tf.math.reduce_logsumexp(t["x"], axis=axis(p)),
-            frozenset({"axis"}),
-            doc=API.format("math/reduce_logsumexp"),
+    ]
+    return [
+        *losses,
+        *primitives(
+            {
+                "softplus": ("tf.math.softplus", tf.math.softplus, API.format("math/softplus")),
+                "log_sigmoid": ("tf.math.log_sigmoid", tf.math.log_sigmoid, API.format("math/log_sigmoid")),
+                "sigmoid": ("tf.math.sigmoid", tf.math.sigmoid, API.format("math/sigmoid")),
+                "log_softmax": ("tf.nn.log_softmax", tf.nn.log_softmax, API.format("nn/log_softmax")),
+                "softmax": ("tf.nn.softmax", tf.nn.softmax, API.format("nn/softmax")),
+                "logsumexp": (
+                    "tf.math.reduce_logsumexp",
+                    tf.math.reduce_logsumexp,
+                    API.format("math/reduce_logsumexp"),
+                ),
+            }
         ),
     ]
 

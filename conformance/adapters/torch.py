@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import Implementation, TensorAdapter, dtype_name
+from .base import Implementation, TensorAdapter, dtype_name, primitives
 
-F_DOCS = "https://pytorch.org/docs/stable/nn.functional.html"
+TORCH_DOCS = "https://pytorch.org/docs/stable/generated/torch.{}.html"
 REDUCTIONS = frozenset({"none", "sum", "mean"})
 
 
@@ -71,11 +71,8 @@ def _implementations(torch: Any) -> list[Implementation]:
     def class_dim(ndim: int) -> int:
         return 0 if ndim == 1 else 1
 
-    def axis(p: Mapping[str, Any]) -> int:
-        return int(p.get("axis", -1))
-
     loss = "https://pytorch.org/docs/stable/generated/torch.nn.functional.{}.html"
-    return [
+    losses = [
         Implementation(
             "torch.nn.functional.binary_cross_entropy",
             "binary_crossentropy",
@@ -118,45 +115,20 @@ def _implementations(torch: Any) -> list[Implementation]:
             doc=loss.format("cross_entropy"),
             class_axis=class_dim,
         ),
-        Implementation(
-            "torch.nn.functional.softplus",
-            "softplus",
-            lambda p, t: F.softplus(t["x"]),
-            semantics=("torch_softplus_threshold",),
-            doc=loss.format("softplus"),
-        ),
-        Implementation(
-            "torch.nn.functional.logsigmoid",
-            "log_sigmoid",
-            lambda p, t: F.logsigmoid(t["x"]),
-            doc=loss.format("logsigmoid"),
-        ),
-        Implementation(
-            "torch.sigmoid",
-            "sigmoid",
-            lambda p, t: torch.sigmoid(t["x"]),
-            doc="https://pytorch.org/docs/stable/generated/torch.sigmoid.html",
-        ),
-        Implementation(
-            "torch.nn.functional.log_softmax",
-            "log_softmax",
-            lambda p, t: F.log_softmax(t["x"], dim=axis(p)),
-            frozenset({"axis"}),
-            doc=loss.format("log_softmax"),
-        ),
-        Implementation(
-            "torch.nn.functional.softmax",
-            "softmax",
-            lambda p, t: F.softmax(t["x"], dim=axis(p)),
-            frozenset({"axis"}),
-            doc=loss.format("softmax"),
-        ),
-        Implementation(
-            "torch.logsumexp",
-            "logsumexp",
-            lambda p, t: torch.logsumexp(t["x"], dim=axis(p)),
-            frozenset({"axis"}),
-            doc="https://pytorch.org/docs/stable/generated/torch.logsumexp.html",
+    ]
+    return [
+        *losses,
+        *primitives(
+            {
+                "softplus": ("torch.nn.functional.softplus", F.softplus, loss.format("softplus")),
+                "log_sigmoid": ("torch.nn.functional.logsigmoid", F.logsigmoid, loss.format("logsigmoid")),
+                "sigmoid": ("torch.sigmoid", torch.sigmoid, TORCH_DOCS.format("sigmoid")),
+                "log_softmax": ("torch.nn.functional.log_softmax", F.log_softmax, loss.format("log_softmax")),
+                "softmax": ("torch.nn.functional.softmax", F.softmax, loss.format("softmax")),
+                "logsumexp": ("torch.logsumexp", torch.logsumexp, TORCH_DOCS.format("logsumexp")),
+            },
+            axis_keyword="dim",
+            semantics={"softplus": ("torch_softplus_threshold",)},
         ),
     ]
 
