@@ -122,6 +122,14 @@ class ConformanceItem(pytest.Item):
         return self.path, 0, self.name
 
 
+@pytest.fixture
+def conformance_check() -> Any:
+    """``conformance.check_loss``, as a fixture: ``conformance_check(my_loss, op=..., framework=...).assert_ok()``."""
+    from . import check_loss
+
+    return check_loss
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state is None:
