@@ -109,7 +109,8 @@ def _implementations(keras: Any, backend: str) -> list[Implementation]:
                 f"{prefix}.losses.SparseCategoricalCrossentropy[{mode}]",
                 "sparse_categorical_crossentropy",
                 sparse(from_logits),
-                frozenset({"sample_weight", "ignore_index", "axis"}),
+                # Only the torch backend takes another class axis ("Only axis=-1 is currently supported").
+                frozenset({"sample_weight", "ignore_index", *(("axis",) if backend == "torch" else ())}),
                 REDUCTIONS,
                 from_logits,
                 (*renormalize, "mean_over_count"),
