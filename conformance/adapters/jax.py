@@ -7,10 +7,13 @@ optax's losses return one loss per sample and take no reduction and no label smo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+
+from oracle.cache import default_root
 
 from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype, primitives
 
@@ -103,6 +106,11 @@ class JaxAdapter(TensorAdapter):
 
         jax.config.update("jax_enable_x64", True)  # float64 must mean float64, not a silent float32
         jax.config.update("jax_platforms", "cpu")
+        # Eager ops compile once per shape and dtype; a persistent cache makes a second run skip that.
+        cache = os.environ.get("LOSS_CONFORMANCE_JAX_CACHE") or str(default_root().parent / "jax")
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
         import optax
 
         self.jax, self.optax = jax, optax
