@@ -24,14 +24,16 @@ from typing import Any
 import jsonschema
 import numpy as np
 
-from oracle.formats import FORMATS, FloatFormat
+from oracle.formats import DTYPES, FORMATS, FloatFormat
 from oracle.signatures import ARRAY_PARAMS, OPTIONAL_INPUTS, REDUCTIONS, SIGNATURES
 
 from . import values
 from .yamlsource import Literal, Located, YamlError, line_of
 from .yamlsource import load as load_yaml
 
-DEFAULT_DTYPES = ("float64", "float32", "float16", "bfloat16")
+DEFAULT_DTYPES = DTYPES
+#: The corpus shipped with the package.
+BUNDLED_CASES = Path(__file__).resolve().parent.parent / "cases"
 _VARIABLE = re.compile(r"([+-]?)\$([A-Za-z_][A-Za-z0-9_]*)")
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from oracle.cache import DiskCache
+from oracle.formats import DTYPES
 from oracle.signatures import SIGNATURES
 
 from . import cases, diff, explain, reports
 from .runner import DEFAULT_TIMEOUT
 
-BUNDLED_CASES = Path(__file__).resolve().parent.parent / "cases"
-DTYPES = ("float64", "float32", "float16", "bfloat16")
+BUNDLED_CASES = cases.BUNDLED_CASES
 
 
 class UsageError(Exception):

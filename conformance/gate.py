@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 import oracle
-from oracle.signatures import SIGNATURES
+from oracle.signatures import LOSSES, SIGNATURES
 
 from . import cases as case_files
 from .adapters.custom import ENVIRONMENT, FRAMEWORKS, implementation_for
@@ -33,9 +33,8 @@ from .pipeline import OracleMemo, environment, sort_key, summarize
 from .runner import DEFAULT_TIMEOUT, RawResult, materialize_all, run_framework
 from .verdicts import Judge
 
-BUNDLED_CASES = Path(__file__).resolve().parent.parent / "cases"
+BUNDLED_CASES = case_files.BUNDLED_CASES
 DEFAULT_DTYPES = ("float32", "float64")
-LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
 #: Params that change what the function computes: a case applies only if it uses the same.
 FIXED_PARAMS = {
     "from_logits": False,

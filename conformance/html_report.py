@@ -21,6 +21,8 @@ from collections import defaultdict
 from html import escape
 from typing import Any
 
+from oracle.formats import DTYPES as FORMAT_ORDER
+
 VERDICT_ORDER = ["crash", "timeout", "error", "fail", "xfail", "documented", "pass", "unsupported"]
 COLOURS = {
     "pass": "#2e7d32",
@@ -32,7 +34,7 @@ COLOURS = {
     "crash": "#000000",
     "unsupported": "#9e9e9e",
 }
-DTYPES = ["float64", "float32", "float16", "bfloat16"]
+DTYPES = list(FORMAT_ORDER)
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}

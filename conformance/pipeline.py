@@ -21,13 +21,14 @@ from typing import Any
 
 import oracle
 from oracle.cache import DiskCache
+from oracle.formats import DTYPES
 
 from . import cases as case_files
 from .runner import DEFAULT_TIMEOUT, Framework, RawResult, WorkerPool, adapter_specs, run
 from .verdicts import Judge
 
 SCHEMA_VERSION = 1
-DTYPE_ORDER = {"float64": 0, "float32": 1, "float16": 2, "bfloat16": 3}
+DTYPE_ORDER = {dtype: rank for rank, dtype in enumerate(DTYPES)}
 
 
 class OracleFailure(Exception):

@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from oracle.signatures import SIGNATURES
+from oracle.signatures import LOSSES, SIGNATURES
 
 from .cases import Case
 
-LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
 _DEFAULTS: dict[str, Any] = {"label_smoothing": 0, "from_logits": False}
 
 

@@ -24,7 +24,7 @@ from . import cases as case_files
 from . import pipeline, reports
 from .runner import WorkerPool
 
-BUNDLED_CASES = Path(__file__).resolve().parent.parent / "cases"
+BUNDLED_CASES = case_files.BUNDLED_CASES
 _STATE = pytest.StashKey[dict[str, Any]]()
 
 

@@ -67,6 +67,9 @@ FORMATS: dict[str, FloatFormat] = {
     "bfloat16": FloatFormat("bfloat16", 8, -126, 127),
 }
 
+#: The tested dtypes, widest first (the order of every report).
+DTYPES: tuple[str, ...] = tuple(FORMATS)
+
 
 def round_magnitude(man: int, exp: int, fmt: FloatFormat, perturbation: int = EXACT) -> float:
     """Round the non-negative value ``man * 2**exp`` (+ an infinitesimal) into ``fmt``.

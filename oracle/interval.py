@@ -108,10 +108,6 @@ class Interval:
     def __rtruediv__(self, other: Interval | int) -> Interval:
         return _lift(other) / self
 
-    def scale2(self, power: int) -> Interval:
-        """Multiply by 2**power: exact, whatever the precision."""
-        return Interval(libmp.mpf_shift(self.lo, power), libmp.mpf_shift(self.hi, power))
-
     # -- inspection ---------------------------------------------------------
     def sign(self) -> int | None:
         """-1, 0 or +1 when the sign is known, None when the enclosure straddles 0."""

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The loss ops (the others are primitives: no labels, no reduction).
+LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
+
 LOSS_PARAMS = ("from_logits", "label_smoothing", "reduction", "sample_weight")
 CATEGORICAL_PARAMS = (*LOSS_PARAMS, "axis", "class_weight")
 

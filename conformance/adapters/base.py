@@ -25,8 +25,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from oracle.formats import DTYPES
+
 ENTRY_POINT_GROUP = "loss_conformance.adapters"
-ALL_DTYPES = ("float64", "float32", "float16", "bfloat16")
+ALL_DTYPES = DTYPES
 
 
 @dataclass(frozen=True)
