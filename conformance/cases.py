@@ -27,7 +27,7 @@ import numpy as np
 from oracle.formats import DTYPES, FORMATS, FloatFormat
 from oracle.signatures import ARRAY_PARAMS, OPTIONAL_INPUTS, REDUCTIONS, SIGNATURES
 
-from . import values
+from . import generators, values
 from .yamlsource import Literal, Located, YamlError, line_of
 from .yamlsource import load as load_yaml
 
@@ -77,7 +77,7 @@ class Case:
         fmt = FORMATS[dtype]
         signature = SIGNATURES[self.op]
         inputs = {
-            name: np.asarray(data, dtype=np.int64) if name in signature.integer_inputs else _float_array(data, fmt)
+            name: _integer_array(data) if name in signature.integer_inputs else _float_array(data, fmt)
             for name, data in self.inputs.items()
         }
         params = dict(self.params)
@@ -95,6 +95,10 @@ class Corpus:
     files: list[Path] = field(default_factory=list)
 
 
+def _integer_array(data: Any) -> np.ndarray:
+    return generators.expand(data, None) if generators.is_generator(data) else np.asarray(data, dtype=np.int64)
+
+
 def _ragged(data: Any) -> bool:
     try:
         array = np.array(data, dtype=object)
@@ -104,6 +108,8 @@ def _ragged(data: Any) -> bool:
 
 
 def _float_array(data: Any, fmt: FloatFormat) -> np.ndarray:
+    if generators.is_generator(data):
+        return generators.expand(data, fmt)
     if _ragged(data):
         raise ValueError("not a rectangular array")
     array = np.array(data, dtype=object)
@@ -347,6 +353,12 @@ def _check_leaves(inputs: Mapping[str, Any], params: Mapping[str, Any], integer_
             yield data, where
 
     for name, data in inputs.items():
+        if generators.is_generator(data):
+            try:
+                generators.check(data)
+            except values.ValueSyntaxError as error:
+                raise _Problem(["inputs", name], str(error)) from None
+            continue
         for leaf, where in leaves(data, ["inputs", name]):
             if name in integer_inputs:
                 if not isinstance(leaf, int) or isinstance(leaf, bool):

@@ -224,7 +224,10 @@ def _fill(record: dict[str, Any], result: oracle.OracleResult, quantity: str, sc
     record["expected"] = json_array(result.value if quantity == "value" else result.grad)
     exact = result.value_exact if quantity == "value" else result.grad_exact
     shape = (result.value if quantity == "value" else result.grad).shape
-    record["exact"] = np.array(exact, dtype=object).reshape(shape).tolist() if shape else exact[0]
+    if len(exact) > REPORT_LIMIT:
+        record["exact"] = summary(np.array(exact, dtype=object).reshape(shape))
+    else:
+        record["exact"] = np.array(exact, dtype=object).reshape(shape).tolist() if shape else exact[0]
     record["max_ulp_error"] = json_number(scored.max_ulp)
     record["max_abs_error"] = json_number(scored.max_abs)
     record["max_rel_error"] = json_number(scored.max_rel)
@@ -271,12 +274,24 @@ def json_number(value: float) -> float | str:
     return value
 
 
+#: Arrays larger than this appear in report.json as a summary (shape and first elements).
+REPORT_LIMIT = 1000
+
+
 def json_array(array: Any) -> Any:
     data = np.asarray(array)
+    if data.size > REPORT_LIMIT:
+        return summary(data)
     if data.dtype.kind in "iu":
         return data.tolist()
     flat = [json_number(float(v)) for v in data.astype(np.float64).ravel().tolist()]
     return np.array(flat, dtype=object).reshape(data.shape).tolist() if data.shape else flat[0]
+
+
+def summary(data: np.ndarray) -> dict[str, Any]:
+    head = data.ravel()[:8]
+    first = head.tolist() if data.dtype.kind in "iuO" else [json_number(float(v)) for v in head]
+    return {"shape": list(data.shape), "truncated": True, "head": first}
 
 
 def json_params(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ EXPECTED_ERRORS = {
     "unbound_variable.yaml": (8, "broken/unbound/a=1", "$b is not a sweep variable"),
     "duplicate_id.yaml": (7, "broken/duplicate-id", "duplicate id: first defined at"),
     "python_tag.yaml": (3, None, "not valid YAML"),
+    "bad_generator.yaml": (7, "broken/bad-generator", "a generator has exactly one of fill, linspace, onehot"),
 }
 
 
@@ -100,3 +101,26 @@ def test_defaults_fill_every_case_of_a_file(tmp_path):
 
 def test_the_schema_names_exactly_the_oracles_ops():
     assert set(cases.schema()["$defs"]["caseFields"]["properties"]["op"]["enum"]) == set(SIGNATURES)
+
+
+def test_generators_write_large_inputs_as_data(tmp_path):
+    path = tmp_path / "large.yaml"
+    path.write_text(
+        "cases:\n"
+        "  - id: g/bce\n    description: d\n    provenance: p\n    op: binary_crossentropy\n"
+        "    params: {from_logits: true, reduction: mean}\n"
+        "    inputs: {y_true: {fill: 1, shape: [5]}, y_pred: {linspace: [-1, 1, 5]}}\n"
+        "  - id: g/sparse\n    description: d\n    provenance: p\n    op: sparse_categorical_crossentropy\n"
+        "    inputs: {y_true: {fill: 2, shape: [2]}, y_pred: {linspace: [0, 0.3, 4], rows: 2}}\n"
+        "  - id: g/onehot\n    description: d\n    provenance: p\n    op: categorical_crossentropy\n"
+        "    inputs: {y_true: {onehot: [1, 3], rows: 1}, y_pred: [[1, 2, 3]]}\n"
+    )
+    corpus = cases.load([path])
+    assert not corpus.errors
+    bce, sparse, onehot = (case.materialize("float16")[1] for case in corpus.cases)
+    assert bce["y_true"].tolist() == [1, 1, 1, 1, 1] and bce["y_pred"].tolist() == [-1, -0.5, 0, 0.5, 1]
+    assert sparse["y_true"].dtype.kind == "i" and sparse["y_true"].tolist() == [2, 2]
+    # Each decimal rounds once into float16: 0.1 * 2**14 = 1638.4 -> 1638 (spacing 2**-14 in
+    # [1/16, 1/8)), 0.2 * 2**13 = 1638.4 -> 1638, 0.3 * 2**12 = 1228.8 -> 1229 (spacing 2**-12 in [1/4, 1/2)).
+    assert sparse["y_pred"].tolist()[0] == [0.0, 1638 / 2**14, 1638 / 2**13, 1229 / 2**12]
+    assert onehot["y_true"].tolist() == [[0, 1, 0]]

@@ -85,3 +85,18 @@ def test_a_tiny_gradient_is_judged_at_its_natural_scale():
 def test_case_overrides_replace_the_default_bounds():
     assert tolerance("value", "float16") == {"ulp": 2.0}
     assert tolerance("value", "float16", {"value": {"ulp": 16, "rel": 0.01}}) == {"ulp": 16.0, "rel": 0.01}
+
+
+def test_the_vectorised_path_for_large_arrays_agrees_with_the_elementwise_one():
+    from conformance.scoring import compare_large
+
+    # Every outcome, for float32: match, one ulp off, signed zero, flushed subnormal, the NaN
+    # kinds and an infinity mismatch. Exact values as decimals; expected = float32 rounding.
+    exact = ("0.3333333432674407958984375", "1", "-0", "1.4012984643248170709e-45", "nan", "nan", "2", "inf")
+    expected = np.array([float(np.float32(1 / 3)), 1.0, -0.0, 2.0**-149, math.nan, math.nan, 2.0, math.inf])
+    actual = np.array([float(np.float32(1 / 3)), 1 + 2.0**-23, 0.0, 0.0, math.nan, 1.0, math.nan, 3e38])
+    outcome, ulp, _, rel = compare_large(actual, expected, exact, F32)
+    one_by_one = [compare_element(a, e, x, F32) for a, e, x in zip(actual, expected, exact)]
+    assert outcome.tolist() == [e.outcome for e in one_by_one]
+    assert ulp.tolist() == [e.ulp for e in one_by_one]
+    assert rel.tolist() == [e.rel for e in one_by_one]

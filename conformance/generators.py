@@ -1,0 +1,88 @@
+"""Array generators: large inputs written as data, not as 10**5 literals.
+
+An input (or an array param) may be one mapping instead of a nested list:
+
+* ``{fill: V, shape: [n, ...]}``: every element V (a value of the grammar, or an integer label);
+* ``{linspace: [start, stop, n]}``: n evenly spaced values, exact decimals rounded once per dtype;
+* ``{onehot: [index, size]}``: a one-hot vector.
+
+``rows: R`` repeats the generated vector R times, for a (R, n) batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from oracle.formats import FloatFormat, round_fraction
+
+from . import values
+
+KINDS = ("fill", "linspace", "onehot")
+
+
+def is_generator(data: Any) -> bool:
+    return isinstance(data, Mapping)
+
+
+def check(data: Mapping[str, Any]) -> None:
+    """Raise :class:`values.ValueSyntaxError` for a malformed generator."""
+    kinds = [k for k in KINDS if k in data]
+    extra = set(data) - {*KINDS, "shape", "rows"}
+    if len(kinds) != 1 or extra:
+        raise values.ValueSyntaxError(
+            f"a generator has exactly one of {', '.join(KINDS)} (and shape, rows); got {sorted(data)}"
+        )
+    rows = data.get("rows", 1)
+    if not isinstance(rows, int) or rows < 1:
+        raise values.ValueSyntaxError(f"rows must be a positive integer, not {rows!r}")
+    kind = kinds[0]
+    if kind == "fill":
+        shape = data.get("shape")
+        if not isinstance(shape, list) or not all(isinstance(n, int) and n > 0 for n in shape):
+            raise values.ValueSyntaxError("fill needs shape: a list of positive integers")
+        values.check(data["fill"])
+    elif kind == "linspace":
+        spec = data["linspace"]
+        if not (isinstance(spec, list) and len(spec) == 3 and isinstance(spec[2], int) and spec[2] >= 2):
+            raise values.ValueSyntaxError("linspace is [start, stop, count] with count >= 2")
+        for bound in spec[:2]:
+            _exact(bound)
+    else:
+        spec = data["onehot"]
+        if not (
+            isinstance(spec, list)
+            and len(spec) == 2
+            and all(isinstance(n, int) for n in spec)
+            and 0 <= spec[0] < spec[1]
+        ):
+            raise values.ValueSyntaxError("onehot is [index, size] with 0 <= index < size")
+
+
+def _exact(bound: Any) -> Fraction:
+    text = getattr(bound, "text", None) or str(bound)
+    try:
+        return Fraction(text)
+    except ValueError:
+        raise values.ValueSyntaxError(f"linspace bounds are decimal numbers, not {bound!r}") from None
+
+
+def expand(data: Mapping[str, Any], fmt: FloatFormat | None) -> np.ndarray:
+    """The generated array: rounded into ``fmt``, or as integers when ``fmt`` is None (labels)."""
+    if "fill" in data:
+        value = data["fill"] if fmt is None else values.resolve(data["fill"], fmt)
+        vector = np.full(tuple(data["shape"]), value, dtype=np.int64 if fmt is None else np.float64)
+    elif "linspace" in data:
+        start, stop, count = _exact(data["linspace"][0]), _exact(data["linspace"][1]), data["linspace"][2]
+        step = (stop - start) / (count - 1)
+        exact = [start + k * step for k in range(count)]
+        vector = np.array([round_fraction(v, fmt) if fmt is not None else int(v) for v in exact])
+    else:
+        index, size = data["onehot"]
+        vector = np.zeros(size, dtype=np.int64 if fmt is None else np.float64)
+        vector[index] = 1
+    rows = int(data.get("rows", 1))
+    return np.broadcast_to(vector, (rows, *vector.shape)).copy() if "rows" in data else vector
