@@ -22,14 +22,14 @@ import numpy as np
 from . import ops
 from .cache import DiskCache
 from .decide import decide, exact_decimal
-from .formats import FORMATS, FloatFormat, round_float
+from .formats import FORMATS, FloatFormat, numpy_dtype, round_float
 from .interval import Interval, working_precision
 from .kernels import using_backend
 from .semantics import IDEAL, Semantics
 from .signatures import ARRAY_PARAMS, SIGNATURES
 
 #: Bump when a formula changes: it is part of every cache key.
-ORACLE_VERSION = "2"
+ORACLE_VERSION = "3"
 MAX_BITS = 1 << 14
 FIRST_GUARD_BITS = 32
 
@@ -107,7 +107,25 @@ def round_inputs(
 
 def _round_array(data: Any, fmt: FloatFormat) -> np.ndarray:
     array = np.asarray(data, dtype=np.float64)
-    return np.vectorize(lambda v: round_float(float(v), fmt), otypes=[np.float64])(array) if array.size else array
+    if not array.size or _already_in(array, fmt):
+        return array
+    rounded: np.ndarray = np.vectorize(lambda v: round_float(float(v), fmt), otypes=[np.float64])(array)
+    return rounded
+
+
+def _already_in(array: np.ndarray, fmt: FloatFormat) -> bool:
+    """True when every element is a value of ``fmt``: then rounding is the identity.
+
+    A cast of a representable value is exact in every library, so a vectorised round trip
+    decides it; any element that does not survive it sends the array through our own
+    rounding (ml_dtypes' cast of a non-representable value rounds twice).
+    """
+    if fmt.name == "float64":
+        return True
+    with np.errstate(all="ignore"):
+        back = array.astype(numpy_dtype(fmt.name)).astype(np.float64)
+    same = (back == array) | (np.isnan(back) & np.isnan(array))
+    return bool(same.all() and (np.signbit(back) == np.signbit(array)).all())
 
 
 def cache_key(
@@ -115,7 +133,13 @@ def cache_key(
 ) -> str:
     def encode(value: Any) -> Any:
         if isinstance(value, np.ndarray):
-            return {"shape": list(value.shape), "data": [_exact_token(v) for v in value.ravel().tolist()]}
+            # The exact bits (signed zeros included), hashed: a 1e5-element input costs no JSON.
+            raw = np.ascontiguousarray(value, dtype=np.int64 if value.dtype.kind in "iu" else np.float64)
+            return {
+                "shape": list(value.shape),
+                "kind": raw.dtype.kind,
+                "sha256": hashlib.sha256(raw.tobytes()).hexdigest(),
+            }
         if isinstance(value, float):
             return _exact_token(value)
         return value

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 #: Direction of an infinitesimal perturbation of a dyadic value: the true value is
 #: exactly the dyadic (EXACT), a hair above it (ABOVE) or a hair below it (BELOW).
@@ -69,6 +70,17 @@ FORMATS: dict[str, FloatFormat] = {
 
 #: The tested dtypes, widest first (the order of every report).
 DTYPES: tuple[str, ...] = tuple(FORMATS)
+
+
+def numpy_dtype(name: str) -> Any:
+    """The numpy dtype that holds a format's values exactly (ml_dtypes' for bfloat16)."""
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return ml_dtypes.bfloat16
+    import numpy as np
+
+    return np.dtype(name)
 
 
 def round_magnitude(man: int, exp: int, fmt: FloatFormat, perturbation: int = EXACT) -> float:

@@ -185,3 +185,13 @@ def test_inputs_are_rounded_to_the_dtype_before_evaluation():
     rounded = 1638 / 16384
     result = evaluate("sigmoid", {}, {"x": [0.1]}, "float16")
     assert float(result.value[0]) == float(np.float16(1 / (1 + math.exp(-rounded))))
+
+
+def test_rounding_inputs_never_goes_through_a_double_rounding_cast():
+    from oracle import round_inputs
+    from oracle.formats import FORMATS
+
+    # ml_dtypes casts 1 + 2**-8 + 2**-40 to bfloat16 through float32: 1.0. The oracle's own
+    # rounding gives 1 + 2**-7 (the value is above the midpoint 1 + 2**-8).
+    _, rounded = round_inputs("softplus", {}, {"x": [1 + 2**-8 + 2**-40, 0.5]}, FORMATS["bfloat16"])
+    assert rounded["x"].tolist() == [1 + 2**-7, 0.5]

@@ -109,15 +109,6 @@ class Adapter(Protocol):
     ) -> Outcome: ...
 
 
-def numpy_dtype(dtype: str) -> Any:
-    """The numpy dtype holding ``dtype`` exactly (ml_dtypes for bfloat16)."""
-    if dtype == "bfloat16":
-        import ml_dtypes
-
-        return ml_dtypes.bfloat16
-    return np.dtype(dtype)
-
-
 def dtype_name(dtype: Any) -> str:
     """A canonical name for a returned dtype of any framework ('float32', 'bfloat16', ...)."""
     text = str(dtype)

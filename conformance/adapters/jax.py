@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from oracle.cache import default_root
+from oracle.formats import numpy_dtype
 
-from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype, primitives
+from .base import Implementation, TensorAdapter, dtype_name, primitives
 
 JAX_DOCS = "https://docs.jax.dev/en/latest/_autosummary/jax.nn.{}.html"
 OPTAX_DOCS = "https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.{}"

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype, primitives
+from oracle.formats import numpy_dtype
+
+from .base import Implementation, TensorAdapter, dtype_name, primitives
 
 SCIPY = "https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.{}.html"
 

@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import Implementation, TensorAdapter, dtype_name, numpy_dtype, primitives
+from oracle.formats import numpy_dtype
+
+from .base import Implementation, TensorAdapter, dtype_name, primitives
 
 API = "https://www.tensorflow.org/api_docs/python/tf/{}"
 
