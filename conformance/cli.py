@@ -134,6 +134,17 @@ def _matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _findings(args: argparse.Namespace) -> int:
+    from . import findings
+
+    try:
+        report = json.loads(Path(args.report).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as problem:
+        raise UsageError(f"{args.report}: cannot read a report: {problem}") from None
+    print(findings.table(report))
+    return 0
+
+
 def _parse_param(text: str) -> tuple[str, Any]:
     key, separator, value = text.partition("=")
     if not separator:
@@ -254,6 +265,10 @@ def parser() -> argparse.ArgumentParser:
     gate_command.add_argument("--out", default="reports/gate", help="report folder (default reports/gate)")
     gate_command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call")
     gate_command.set_defaults(handler=_gate)
+
+    findings_command = commands.add_parser("findings", help="the divergences of a report as a markdown table")
+    findings_command.add_argument("report")
+    findings_command.set_defaults(handler=_findings)
 
     matrix_command = commands.add_parser("matrix", help="merge per-version reports into one cross-version report")
     matrix_command.add_argument("paths", nargs="+", help="report.json files or folders holding them (reports/tox)")

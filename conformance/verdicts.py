@@ -42,8 +42,8 @@ class Divergence:
     case: str = "*"
     dtype: str | None = None
     quantity: str | None = None
-    #: Only results whose failing elements are all of this outcome (e.g. flushed_subnormal).
-    outcome: str | None = None
+    #: Only results whose failing elements all have one of these outcomes (e.g. flushed_subnormal).
+    outcome: str | list[str] | None = None
     matched: int = 0
     still_failing: int = 0
 
@@ -56,8 +56,11 @@ class Divergence:
             and glob_match(self.case, case)
             and self.dtype in (None, dtype)
             and self.quantity in (None, quantity)
-            and (self.outcome is None or (failing is not None and set(failing) == {self.outcome}))
+            and (self.outcome is None or (bool(failing) and set(failing or ()) <= self._outcomes()))
         )
+
+    def _outcomes(self) -> set[str]:
+        return {self.outcome} if isinstance(self.outcome, str) else set(self.outcome or ())
 
     def status(self) -> str:
         if self.matched == 0:

@@ -1,7 +1,13 @@
-"""Arrays across the process boundary, bit for bit: floats as hex, shapes explicit."""
+"""Arrays across the process boundary, bit for bit: raw little-endian bytes in base64.
+
+Floats travel as float64 (every tested dtype's values are exact in it), labels as int64;
+signed zeros and NaN payloads survive. A 100,000-element input costs a memcpy, not 100,000
+hex strings.
+"""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import numpy as np
@@ -9,17 +15,15 @@ import numpy as np
 
 def encode(array: Any) -> dict[str, Any]:
     array = np.asarray(array)
-    if array.dtype.kind in "iu":
-        return {"kind": "int", "shape": list(array.shape), "data": [int(v) for v in array.ravel().tolist()]}
-    flat = np.asarray(array, dtype=np.float64).ravel().tolist()
-    return {"kind": "float", "shape": list(array.shape), "data": [float(v).hex() for v in flat]}
+    kind = "int" if array.dtype.kind in "iu" else "float"
+    raw = np.ascontiguousarray(array, dtype="<i8" if kind == "int" else "<f8")
+    return {"kind": kind, "shape": list(array.shape), "data": base64.b64encode(raw.tobytes()).decode("ascii")}
 
 
 def decode(payload: dict[str, Any]) -> np.ndarray:
-    shape = tuple(payload["shape"])
-    if payload["kind"] == "int":
-        return np.array(payload["data"], dtype=np.int64).reshape(shape)
-    return np.array([float.fromhex(v) for v in payload["data"]], dtype=np.float64).reshape(shape)
+    dtype = "<i8" if payload["kind"] == "int" else "<f8"
+    flat = np.frombuffer(base64.b64decode(payload["data"]), dtype=dtype)
+    return flat.astype(np.int64 if payload["kind"] == "int" else np.float64).reshape(tuple(payload["shape"]))
 
 
 def encode_params(params: dict[str, Any]) -> dict[str, Any]:
