@@ -11,15 +11,18 @@ An input (or an array param) may be one mapping instead of a nested list:
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from oracle.formats import FloatFormat, round_fraction
+from oracle.formats import FORMATS, FloatFormat, round_fraction
 
 from . import values
+from .yamlsource import Literal
 
 KINDS = ("fill", "linspace", "onehot")
 
@@ -71,7 +74,28 @@ def _exact(bound: Any) -> Fraction:
 
 
 def expand(data: Mapping[str, Any], fmt: FloatFormat | None) -> np.ndarray:
-    """The generated array: rounded into ``fmt``, or as integers when ``fmt`` is None (labels)."""
+    """The generated array: rounded into ``fmt``, or as integers when ``fmt`` is None (labels).
+
+    Expansions are memoised per (generator, dtype): a 100,000-element linspace is rounded once
+    per dtype, not again for every validation, run and oracle lookup.
+    """
+    key = json.dumps(_plain(data), sort_keys=True)
+    return _expand(key, None if fmt is None else fmt.name).copy()
+
+
+def _plain(data: Any) -> Any:
+    """JSON-able, with every YAML float as its decimal text: through a double, 0.1 would round twice."""
+    if isinstance(data, Mapping):
+        return {k: _plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    return data.text if isinstance(data, Literal) else data
+
+
+@functools.lru_cache(maxsize=64)
+def _expand(key: str, dtype: str | None) -> np.ndarray:
+    data = json.loads(key)
+    fmt = None if dtype is None else FORMATS[dtype]
     if "fill" in data:
         value = data["fill"] if fmt is None else values.resolve(data["fill"], fmt)
         vector = np.full(tuple(data["shape"]), value, dtype=np.int64 if fmt is None else np.float64)

@@ -24,7 +24,7 @@ from oracle.cache import DiskCache
 from oracle.formats import DTYPES
 
 from . import cases as case_files
-from .runner import DEFAULT_TIMEOUT, Framework, RawResult, WorkerPool, adapter_specs, run
+from .runner import DEFAULT_TIMEOUT, Framework, RawResult, WorkerPool, adapter_specs, materialize_all, run_framework
 from .verdicts import Judge
 
 SCHEMA_VERSION = 1
@@ -111,9 +111,16 @@ def execute_cases(
     specs = adapter_specs(frameworks)
     run_start = time.perf_counter()
     memo = OracleMemo(cache)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:
+    judge = Judge(memo)
+    inputs = materialize_all(selected, dtypes)
+    framework_list: list[Framework] = []
+    records: list[dict[str, Any]] = []
+    scoring = 0.0
+    # Two workers run frameworks; this thread computes the ideal oracle meanwhile, then judges
+    # each framework's results as soon as it finishes, while the others still run.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         framework_start = time.perf_counter()
-        running = background.submit(run, selected, specs, dtypes, timeout, 2, progress, workers)
+        running = [pool.submit(run_framework, spec, selected, inputs, timeout, progress, workers) for spec in specs]
         oracle_start = time.perf_counter()
         for case in selected:
             for dtype in case.dtypes:
@@ -121,13 +128,19 @@ def execute_cases(
                     with contextlib.suppress(oracle.InvalidInput, OracleFailure):
                         memo(case, dtype, ())
         timings["oracle"] = time.perf_counter() - oracle_start
-        framework_list, raw_results = running.result()
+        for future in concurrent.futures.as_completed(running):
+            framework, raw_results = future.result()
+            framework_list.append(framework)
+            judged = time.perf_counter()
+            records.extend(record for raw in raw_results for record in judge.judge(raw))
+            scoring += time.perf_counter() - judged
         timings["frameworks"] = time.perf_counter() - framework_start
+    framework_list.sort(key=lambda f: f.spec)
     scoring_start = time.perf_counter()
-    judge = Judge(memo)
-    records = [record for raw in raw_results for record in judge.judge(raw)]
     judge.note_passes(records)
     records.sort(key=sort_key)
+    timings["scoring (after the frameworks)"] = time.perf_counter() - scoring_start
+    scoring_start -= scoring
     timings["scoring"] = time.perf_counter() - scoring_start
     for framework in framework_list:
         timings[f"import:{framework.spec}"] = framework.load_seconds

@@ -114,13 +114,16 @@ def test_generators_write_large_inputs_as_data(tmp_path):
         "    inputs: {y_true: {fill: 2, shape: [2]}, y_pred: {linspace: [0, 0.3, 4], rows: 2}}\n"
         "  - id: g/onehot\n    description: d\n    provenance: p\n    op: categorical_crossentropy\n"
         "    inputs: {y_true: {onehot: [1, 3], rows: 1}, y_pred: [[1, 2, 3]]}\n"
+        "  - id: g/fill\n    description: d\n    provenance: p\n    op: softplus\n"
+        "    inputs: {x: {fill: 0.1, shape: [2]}}\n"
     )
     corpus = cases.load([path])
     assert not corpus.errors
-    bce, sparse, onehot = (case.materialize("float16")[1] for case in corpus.cases)
+    bce, sparse, onehot, fill = (case.materialize("float16")[1] for case in corpus.cases)
     assert bce["y_true"].tolist() == [1, 1, 1, 1, 1] and bce["y_pred"].tolist() == [-1, -0.5, 0, 0.5, 1]
     assert sparse["y_true"].dtype.kind == "i" and sparse["y_true"].tolist() == [2, 2]
     # Each decimal rounds once into float16: 0.1 * 2**14 = 1638.4 -> 1638 (spacing 2**-14 in
     # [1/16, 1/8)), 0.2 * 2**13 = 1638.4 -> 1638, 0.3 * 2**12 = 1228.8 -> 1229 (spacing 2**-12 in [1/4, 1/2)).
     assert sparse["y_pred"].tolist()[0] == [0.0, 1638 / 2**14, 1638 / 2**13, 1229 / 2**12]
     assert onehot["y_true"].tolist() == [[0, 1, 0]]
+    assert fill["x"].tolist() == [1638 / 2**14, 1638 / 2**14]  # the decimal 0.1, rounded once
