@@ -27,19 +27,23 @@ cases:
 """
 
 
-def test_cases_become_items_with_readable_ids_and_verdicts(pytester):
-    pytester.makefile(".yaml", cases=CASES)
-    result = pytester.runpytest(
+def run_on_torch(pytester, *args):
+    """pytest --conformance on the given case files, torch only, reports into ./out."""
+    return pytester.runpytest(
         "--conformance",
-        "cases.yaml",
+        *args,
         "--conformance-framework",
         "torch",
         "--conformance-report",
         "out",
         "-p",
         "no:cacheprovider",
-        "-rA",
     )
+
+
+def test_cases_become_items_with_readable_ids_and_verdicts(pytester):
+    pytester.makefile(".yaml", cases=CASES)
+    result = run_on_torch(pytester, "cases.yaml", "-rA")
     # softplus value+grad pass; the small BCE loss value is a registered divergence (xfail),
     # its gradient passes; the wrong expectation fails for value and gradient.
     result.assert_outcomes(passed=3, xfailed=1, failed=2)
@@ -61,16 +65,7 @@ def test_a_broken_case_file_is_a_collection_error_naming_the_line(pytester):
         ".yaml",
         broken="cases:\n  - id: b\n    description: d\n    provenance: p\n    op: softplus\n    inputs: {x: [oops]}\n",
     )
-    result = pytester.runpytest(
-        "--conformance",
-        "broken.yaml",
-        "--conformance-framework",
-        "torch",
-        "--conformance-report",
-        "out",
-        "-p",
-        "no:cacheprovider",
-    )
+    result = run_on_torch(pytester, "broken.yaml")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*broken.yaml:6: case 'b': 'oops' is not a value*"])
 
