@@ -27,6 +27,7 @@ import oracle
 from oracle.signatures import LOSSES, SIGNATURES
 
 from . import cases as case_files
+from .adapters import loaded
 from .adapters.custom import ENVIRONMENT, FRAMEWORKS, implementation_for
 from .diagnose import diagnose
 from .pipeline import OracleMemo, environment, sort_key, summarize
@@ -227,14 +228,7 @@ def check_loss(
 
 @functools.cache
 def _framework_adapter(framework: str) -> Any:
-    if framework == "torch":
-        from .adapters.torch import TorchAdapter as Adapter
-    elif framework == "tensorflow":
-        from .adapters.tensorflow import TensorFlowAdapter as Adapter  # type: ignore[assignment]
-    elif framework == "jax":
-        from .adapters.jax import JaxAdapter as Adapter  # type: ignore[assignment]
-    else:
-        raise GateUsageError(f"the gate runs {', '.join(FRAMEWORKS)} functions, not {framework!r}")
-    adapter = Adapter()
-    adapter.load()
-    return adapter
+    try:
+        return loaded(framework)
+    except ValueError:
+        raise GateUsageError(f"the gate runs {', '.join(FRAMEWORKS)} functions, not {framework!r}") from None

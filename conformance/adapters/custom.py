@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import Any
 
+from . import TENSOR_FRAMEWORKS, loaded
 from .base import Implementation, TensorAdapter
 
 ENVIRONMENT = "CONFORMANCE_CUSTOM_LOSS"
-FRAMEWORKS = ("torch", "tensorflow", "jax")
+FRAMEWORKS = TENSOR_FRAMEWORKS
 
 
 def load_callable(target: str) -> Callable[..., Any]:
@@ -52,18 +53,8 @@ class CustomLossAdapter(TensorAdapter):
         self.name = f"custom[{spec['framework']}]"
 
     def load(self) -> None:
-        framework = self.spec["framework"]
-        if framework == "torch":
-            from .torch import TorchAdapter as Inner
-        elif framework == "tensorflow":
-            from .tensorflow import TensorFlowAdapter as Inner  # type: ignore[assignment]
-        elif framework == "jax":
-            from .jax import JaxAdapter as Inner  # type: ignore[assignment]
-        else:
-            raise ValueError(f"the gate runs torch, tensorflow or jax functions, not {framework!r}")
-        inner = Inner()
-        inner.load()
-        self.bridge, self.inner = inner.bridge, inner
+        self.inner = loaded(self.spec["framework"])
+        self.bridge = self.inner.bridge
         self.function = load_callable(self.spec["target"])
 
     def version(self) -> str:

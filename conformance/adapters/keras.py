@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from . import loaded
 from .base import Implementation, TensorAdapter, primitives
 
 LOSSES = "https://keras.io/api/losses/probabilistic_losses/#{}-class"
@@ -139,14 +140,7 @@ class KerasAdapter(TensorAdapter):
 
     def load(self) -> None:
         os.environ["KERAS_BACKEND"] = self.backend
-        if self.backend == "tensorflow":
-            from .tensorflow import TensorFlowAdapter as Inner
-        elif self.backend == "jax":
-            from .jax import JaxAdapter as Inner  # type: ignore[assignment]
-        else:
-            from .torch import TorchAdapter as Inner  # type: ignore[assignment]
-        inner = Inner()
-        inner.load()  # the backend's own reproducible settings and tensor bridge
+        inner = loaded(self.backend)  # the backend's own reproducible settings and tensor bridge
         import keras
 
         if keras.backend.backend() != self.backend:
