@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from conformance import pipeline, reports
+from conformance import pipeline
 from conformance.cli import BUNDLED_CASES
+from conformance.report import document as reports
 from oracle.cache import DiskCache
 
 PARALLEL_WORKERS = 2

@@ -6,8 +6,8 @@ __version__ = "0.1.0"
 
 
 def check_loss(fn: Any, **options: Any) -> Any:
-    """Gate a loss function from Python; see :func:`conformance.gate.check_loss`."""
-    from .gate import check_loss as run
+    """Gate a loss function from Python; see :func:`conformance.gate.execute.check_loss`."""
+    from .gate.execute import check_loss as run
 
     return run(fn, **options)
 

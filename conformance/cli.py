@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from conformance import explain
+from conformance.corpus import cases
+from conformance.report import diff
+from conformance.report import document as reports
+from conformance.run.runner import DEFAULT_TIMEOUT
 from oracle.cache import DiskCache
 from oracle.formats import DTYPES
 from oracle.signatures import SIGNATURES
-
-from . import cases, diff, explain, reports
-from .runner import DEFAULT_TIMEOUT
 
 BUNDLED_CASES = cases.BUNDLED_CASES
 
@@ -68,7 +70,7 @@ def _cache(args: argparse.Namespace) -> DiskCache | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import pipeline
+    from conformance import pipeline
 
     paths = [Path(p) for p in args.paths] or [BUNDLED_CASES]
     missing = [p for p in paths if not p.exists()]
@@ -113,7 +115,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _matrix(args: argparse.Namespace) -> int:
-    from . import matrix
+    from conformance.report import matrix
 
     found = matrix.load([Path(p) for p in args.paths])
     if not found:
@@ -135,7 +137,7 @@ def _matrix(args: argparse.Namespace) -> int:
 
 
 def _findings(args: argparse.Namespace) -> int:
-    from . import findings
+    from conformance.report import findings
 
     try:
         report = json.loads(Path(args.report).read_text(encoding="utf-8"))
@@ -174,7 +176,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _gate(args: argparse.Namespace) -> int:
-    from . import gate
+    from conformance.gate import execute as gate
 
     params = dict(_parse_param(p) for p in args.param)
     try:

@@ -11,12 +11,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from conformance.corpus.cases import Case
+from conformance.corpus.source import Literal
+from conformance.pipeline import execute_cases
 from oracle.cache import DiskCache
 from oracle.signatures import SIGNATURES
-
-from .cases import Case
-from .pipeline import execute_cases
-from .yamlsource import Literal
 
 
 def parse_array(text: str) -> Any:

@@ -20,12 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import oracle
+from conformance.corpus import cases as case_files
+from conformance.judge.verdicts import Judge
+from conformance.run.runner import (
+    DEFAULT_TIMEOUT,
+    Framework,
+    RawResult,
+    WorkerPool,
+    adapter_specs,
+    materialize_all,
+    run_framework,
+)
 from oracle.cache import DiskCache
 from oracle.formats import DTYPES
-
-from . import cases as case_files
-from .runner import DEFAULT_TIMEOUT, Framework, RawResult, WorkerPool, adapter_specs, materialize_all, run_framework
-from .verdicts import Judge
 
 SCHEMA_VERSION = 1
 DTYPE_ORDER = {dtype: rank for rank, dtype in enumerate(DTYPES)}

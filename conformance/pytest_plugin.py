@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from . import cases as case_files
-from . import pipeline, reports
-from .runner import WorkerPool
+from conformance import pipeline
+from conformance.corpus import cases as case_files
+from conformance.report import document as reports
+from conformance.run.runner import WorkerPool
 
 BUNDLED_CASES = case_files.BUNDLED_CASES
 _STATE = pytest.StashKey[dict[str, Any]]()
@@ -125,7 +126,7 @@ class ConformanceItem(pytest.Item):
 @pytest.fixture
 def conformance_check() -> Any:
     """``conformance.check_loss``, as a fixture: ``conformance_check(my_loss, op=..., framework=...).assert_ok()``."""
-    from . import check_loss
+    from conformance import check_loss
 
     return check_loss
 

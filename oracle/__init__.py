@@ -5,7 +5,7 @@ exact binary values it gets (never the decimal literals), and returns the value 
 gradient correctly rounded into ``dtype``, with the exact values as decimals beside them.
 """
 
-from .evaluate import ORACLE_VERSION, OracleResult, OracleUndecided, evaluate, round_inputs
+from .evaluation import ORACLE_VERSION, OracleResult, OracleUndecided, evaluate, round_inputs
 from .formats import FORMATS, FloatFormat
 from .ops import InvalidInput
 from .semantics import IDEAL, Semantics, combine, variant, variants

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import cases
+from conformance.corpus import cases
 from oracle import SIGNATURES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import reports
+from conformance.report import document as reports
 
 from report_fixture import report, result
 

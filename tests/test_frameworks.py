@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import cases
-from conformance.cases import Case
-from conformance.runner import adapter_specs, run
+from conformance.corpus import cases
+from conformance.corpus.cases import Case
+from conformance.run.runner import adapter_specs, run
 
 ROOT = Path(__file__).resolve().parent.parent
 

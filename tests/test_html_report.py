@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conformance import html_report
+from conformance.report import html as html_report
 
 from report_fixture import report, result
 

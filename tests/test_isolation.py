@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cases import Case
-from conformance.runner import run
+from conformance.corpus.cases import Case
+from conformance.run.runner import run
 
 TESTS = Path(__file__).resolve().parent
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from conformance.cases import Case
+from conformance.corpus.cases import Case
+from conformance.judge.verdicts import Judge, glob_match, load_registry
 from conformance.pipeline import OracleMemo
-from conformance.runner import RawResult
-from conformance.verdicts import Judge, glob_match, load_registry
+from conformance.run.runner import RawResult
 
 ENTRY = """
 - implementation: keras[torch].losses.*

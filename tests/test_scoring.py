@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from conformance.scoring import compare_element, score, tolerance, within
+from conformance.judge.scoring import compare_element, score, tolerance, within
 from oracle.formats import FORMATS
 
 F32 = FORMATS["float32"]
@@ -88,7 +88,7 @@ def test_case_overrides_replace_the_default_bounds():
 
 
 def test_the_vectorised_path_for_large_arrays_agrees_with_the_elementwise_one():
-    from conformance.scoring import compare_large
+    from conformance.judge.scoring import compare_large
 
     # Every outcome, for float32: match, one ulp off, signed zero, flushed subnormal, the NaN
     # kinds and an infinity mismatch. Exact values as decimals; expected = float32 rounding.

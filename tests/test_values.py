@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from conformance.values import ValueSyntaxError, check, resolve
-from conformance.yamlsource import Literal
+from conformance.corpus.source import Literal
+from conformance.corpus.values import ValueSyntaxError, check, resolve
 from oracle.formats import FORMATS
 
 F32, F16, BF16 = FORMATS["float32"], FORMATS["float16"], FORMATS["bfloat16"]

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from conformance import wire
+from conformance.run import wire
 
 
 def test_floats_keep_every_bit_including_signed_zero_and_nan():

@@ -13,9 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.corpus.cases import Case
 from oracle.signatures import LOSSES, SIGNATURES
-
-from .cases import Case
 
 _DEFAULTS: dict[str, Any] = {"label_smoothing": 0, "from_logits": False}
 

@@ -22,7 +22,7 @@ import numpy as np
 from oracle.formats import FORMATS, FloatFormat, round_fraction
 
 from . import values
-from .yamlsource import Literal
+from .source import Literal
 
 KINDS = ("fill", "linspace", "onehot")
 

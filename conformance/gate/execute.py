@@ -24,15 +24,15 @@ from typing import Any
 import yaml
 
 import oracle
+from conformance.adapters import loaded
+from conformance.adapters.custom import ENVIRONMENT, FRAMEWORKS, implementation_for
+from conformance.corpus import cases as case_files
+from conformance.judge.verdicts import Judge
+from conformance.pipeline import OracleMemo, environment, sort_key, summarize
+from conformance.run.runner import DEFAULT_TIMEOUT, RawResult, materialize_all, run_framework
 from oracle.signatures import LOSSES, SIGNATURES
 
-from . import cases as case_files
-from .adapters import loaded
-from .adapters.custom import ENVIRONMENT, FRAMEWORKS, implementation_for
 from .diagnose import diagnose
-from .pipeline import OracleMemo, environment, sort_key, summarize
-from .runner import DEFAULT_TIMEOUT, RawResult, materialize_all, run_framework
-from .verdicts import Judge
 
 BUNDLED_CASES = case_files.BUNDLED_CASES
 DEFAULT_DTYPES = ("float32", "float64")
@@ -53,7 +53,7 @@ class GateUsageError(ValueError):
 
 @functools.cache
 def references() -> dict[str, list[str]]:
-    text = resources.files(__package__).joinpath("data/references.yaml").read_text(encoding="utf-8")
+    text = resources.files("conformance").joinpath("data/references.yaml").read_text(encoding="utf-8")
     table: dict[str, list[str]] = yaml.safe_load(text)
     return table
 

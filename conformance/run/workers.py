@@ -45,7 +45,7 @@ class WorkerFailure(Exception):
 
 
 class Worker:
-    """A running ``python -m conformance.worker SPEC``."""
+    """A running ``python -m conformance.run.worker SPEC``."""
 
     def __init__(self, spec: str, environment: dict[str, str] | None = None) -> None:
         self.spec = spec
@@ -59,7 +59,7 @@ class Worker:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in stop()
         environment = {**os.environ, **SINGLE_THREADED, **self.environment}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "conformance.worker", self.spec],
+            [sys.executable, "-m", "conformance.run.worker", self.spec],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -1,6 +1,6 @@
 """The worker process: one framework, imported once, running cases one at a time.
 
-Started as ``python -m conformance.worker SPEC`` by :mod:`conformance.workers`, where SPEC
+Started as ``python -m conformance.run.worker SPEC`` by :mod:`conformance.run.workers`, where SPEC
 is an adapter's entry-point name or ``module:factory``. It speaks JSON lines on a private
 copy of stdout; the real stdout is pointed at stderr first, so a framework that prints
 cannot corrupt the protocol. A case that raises is answered with its message; a case
@@ -18,8 +18,9 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any, TextIO
 
+from conformance.adapters.base import ENTRY_POINT_GROUP, Adapter
+
 from . import wire
-from .adapters.base import ENTRY_POINT_GROUP, Adapter
 
 
 def resolve(spec: str) -> Adapter:

@@ -24,7 +24,7 @@ from fractions import Fraction
 
 from oracle.formats import FloatFormat, next_toward, round_float, round_fraction
 
-from .yamlsource import Literal
+from .source import Literal
 
 _DECIMAL = re.compile(r"[+-]?(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?")
 _HEX = re.compile(r"([+-]?)0x([0-9a-f]+)(?:\.([0-9a-f]*))?p([+-]?\d+)", re.IGNORECASE)

@@ -26,9 +26,9 @@ import numpy as np
 import yaml
 
 import oracle
+from conformance.corpus.cases import Case
+from conformance.run.runner import RawResult
 
-from .cases import Case
-from .runner import RawResult
 from .scoring import Score, score, tolerance
 
 OracleLookup = Callable[[Case, str, tuple[str, ...]], oracle.OracleResult]
@@ -75,7 +75,7 @@ def glob_match(pattern: str, text: str) -> bool:
 
 def load_registry(text: str | None = None) -> list[Divergence]:
     if text is None:
-        text = resources.files(__package__).joinpath("data/known_divergences.yaml").read_text(encoding="utf-8")
+        text = resources.files("conformance").joinpath("data/known_divergences.yaml").read_text(encoding="utf-8")
     entries = yaml.safe_load(text) or []
     registry = []
     for number, entry in enumerate(entries, 1):

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from conformance.adapters.base import ENTRY_POINT_GROUP
+from conformance.corpus.cases import Case
+
 from . import wire
-from .adapters.base import ENTRY_POINT_GROUP
-from .cases import Case
 from .plan import assign
 from .workers import Worker, WorkerFailure, run_tasks
 

@@ -28,12 +28,12 @@ from oracle.formats import DTYPES, FORMATS, FloatFormat
 from oracle.signatures import ARRAY_PARAMS, OPTIONAL_INPUTS, REDUCTIONS, SIGNATURES
 
 from . import generators, values
-from .yamlsource import Literal, Located, YamlError, line_of
-from .yamlsource import load as load_yaml
+from .source import Literal, Located, YamlError, line_of
+from .source import load as load_yaml
 
 DEFAULT_DTYPES = DTYPES
 #: The corpus shipped with the package.
-BUNDLED_CASES = Path(__file__).resolve().parent.parent / "cases"
+BUNDLED_CASES = Path(__file__).resolve().parent.parent.parent / "cases"
 _VARIABLE = re.compile(r"([+-]?)\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -119,7 +119,7 @@ def _float_array(data: Any, fmt: FloatFormat) -> np.ndarray:
 
 @functools.cache
 def schema() -> dict[str, Any]:
-    text = resources.files(__package__).joinpath("schema/case-file.schema.json").read_text(encoding="utf-8")
+    text = resources.files("conformance").joinpath("schema/case-file.schema.json").read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 

@@ -15,8 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from conformance.pipeline import merge
+
 from . import diff
-from .pipeline import merge
 
 
 def version_key(version: str) -> tuple[Any, ...]:

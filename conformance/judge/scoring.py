@@ -70,7 +70,7 @@ class Score:
 
 @functools.cache
 def default_tolerances() -> dict[str, dict[str, dict[str, float]]]:
-    text = resources.files(__package__).joinpath("data/tolerances.yaml").read_text(encoding="utf-8")
+    text = resources.files("conformance").joinpath("data/tolerances.yaml").read_text(encoding="utf-8")
     table: dict[str, dict[str, dict[str, float]]] = yaml.safe_load(text)
     return table
 

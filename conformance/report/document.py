@@ -15,14 +15,14 @@ from xml.etree import ElementTree
 
 import jsonschema
 
-from . import html_report
+from . import html as html_report
 
 PROBLEMS = ("fail", "error", "timeout", "crash")
 
 
 @functools.cache
 def report_schema() -> dict[str, Any]:
-    text = resources.files(__package__).joinpath("schema/report.schema.json").read_text(encoding="utf-8")
+    text = resources.files("conformance").joinpath("schema/report.schema.json").read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
