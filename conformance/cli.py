@@ -7,7 +7,6 @@ Exit codes: 0 all good; 1 a conformance failure (or a regression, for ``diff``);
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 import threading
@@ -19,10 +18,11 @@ from conformance import explain
 from conformance.corpus import cases
 from conformance.report import diff
 from conformance.report import document as reports
+from conformance.report.records import failed
 from conformance.run.runner import DEFAULT_TIMEOUT
 from oracle.cache import DiskCache
 from oracle.formats import DTYPES
-from oracle.signatures import SIGNATURES
+from oracle.ops import names as op_names
 
 BUNDLED_CASES = cases.BUNDLED_CASES
 
@@ -92,23 +92,19 @@ def _run(args: argparse.Namespace) -> int:
     print(f"reports: {', '.join(str(p) for p in written.values())}")
     if errors:
         return 2
-    return 1 if pipeline.failed(report) and not args.report_only else 0
+    return 1 if failed(report) and not args.report_only else 0
 
 
 def _report(args: argparse.Namespace) -> int:
     source = Path(args.report)
-    try:
-        report = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as problem:
-        raise UsageError(f"{source}: cannot read a report: {problem}") from None
-    reports.validate(report)
+    report = reports.read(source)
     written = reports.write_all(report, Path(args.out) if args.out else source.parent)
     print(f"reports: {', '.join(str(p) for p in written.values())}")
     return 0
 
 
 def _diff(args: argparse.Namespace) -> int:
-    old, new = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (args.old, args.new))
+    old, new = reports.read(Path(args.old)), reports.read(Path(args.new))
     changes = diff.compare(old, new)
     print(diff.describe(changes))
     return 1 if changes["regressions"] else 0
@@ -136,14 +132,21 @@ def _matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from conformance.corpus import schema
+
+    if args.write:
+        schema.editor_copy().write_text(schema.render(), encoding="utf-8")
+        print(f"wrote {schema.editor_copy()}")
+    else:
+        print(schema.render(), end="")
+    return 0
+
+
 def _findings(args: argparse.Namespace) -> int:
     from conformance.report import findings
 
-    try:
-        report = json.loads(Path(args.report).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as problem:
-        raise UsageError(f"{args.report}: cannot read a report: {problem}") from None
-    print(findings.table(report))
+    print(findings.table(reports.read(Path(args.report))))
     return 0
 
 
@@ -158,8 +161,8 @@ def _parse_param(text: str) -> tuple[str, Any]:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    if args.op not in SIGNATURES:
-        raise UsageError(f"unknown op {args.op!r}; known: {', '.join(SIGNATURES)}")
+    if args.op not in op_names():
+        raise UsageError(f"unknown op {args.op!r}; known: {', '.join(op_names())}")
     params = dict(_parse_param(p) for p in args.param)
     try:
         y_pred = explain.parse_array(args.y_pred)
@@ -192,8 +195,7 @@ def _gate(args: argparse.Namespace) -> int:
         )
     except gate.GateUsageError as problem:
         raise UsageError(str(problem)) from None
-    report = dict(result.report, created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
-    written = reports.write_all(report, Path(args.out))
+    written = reports.write_all(result.report, Path(args.out))
     print(result.describe())
     print(f"reports: {', '.join(str(p) for p in written.values())}")
     if not result.records:
@@ -223,7 +225,7 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run cases on every installed framework and write the reports")
     run.add_argument("paths", nargs="*", help="case files or folders (default: the bundled corpus)")
     run.add_argument("--dtype", action="append", default=[], choices=DTYPES)
-    run.add_argument("--op", action="append", default=[], choices=sorted(SIGNATURES))
+    run.add_argument("--op", action="append", default=[], choices=op_names())
     run.add_argument("--out", default="reports/latest", help="report folder (default reports/latest)")
     run.add_argument(
         "--report-only",
@@ -250,7 +252,7 @@ def parser() -> argparse.ArgumentParser:
 
     gate_command = commands.add_parser("gate", help="check your own loss function against the corpus")
     gate_command.add_argument("target", help="MODULE:CALLABLE taking (y_true, y_pred) tensors of --framework")
-    gate_command.add_argument("--op", required=True, choices=sorted(SIGNATURES))
+    gate_command.add_argument("--op", required=True, choices=op_names())
     gate_command.add_argument(
         "--param", action="append", default=[], help="KEY=VALUE (VALUE as JSON), e.g. from_logits=true"
     )
@@ -267,6 +269,10 @@ def parser() -> argparse.ArgumentParser:
     gate_command.add_argument("--out", default="reports/gate", help="report folder (default reports/gate)")
     gate_command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call")
     gate_command.set_defaults(handler=_gate)
+
+    schema_command = commands.add_parser("schema", help="the case-file JSON Schema, built from the ops' definitions")
+    schema_command.add_argument("--write", action="store_true", help="refresh the copy for editors in the package")
+    schema_command.set_defaults(handler=_schema)
 
     findings_command = commands.add_parser("findings", help="the divergences of a report as a markdown table")
     findings_command.add_argument("report")
@@ -288,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except UsageError as problem:
+    except (UsageError, reports.ReportError) as problem:
         print(f"conformance {args.command}: {problem}", file=sys.stderr)
         return 2
 

@@ -14,8 +14,9 @@ from typing import Any
 from conformance.corpus.cases import Case
 from conformance.corpus.source import Literal
 from conformance.pipeline import execute_cases
+from conformance.report.records import ResultRecord, Verdict
 from oracle.cache import DiskCache
-from oracle.signatures import SIGNATURES
+from oracle.ops import definition
 
 
 def parse_array(text: str) -> Any:
@@ -24,8 +25,8 @@ def parse_array(text: str) -> Any:
 
 
 def adhoc_case(op: str, params: dict[str, Any], y_true: Any, y_pred: Any, dtypes: Sequence[str]) -> Case:
-    signature = SIGNATURES[op]
-    if "y_true" in signature.inputs:
+    op_definition = definition(op)
+    if "y_true" in op_definition.input_names:
         if y_true is None:
             raise ValueError(f"{op} needs --y-true")
         inputs = {"y_true": y_true, "y_pred": y_pred}
@@ -33,9 +34,10 @@ def adhoc_case(op: str, params: dict[str, Any], y_true: Any, y_pred: Any, dtypes
         if y_true is not None:
             raise ValueError(f"{op} takes one input: give it as --y-pred, without --y-true")
         inputs = {"x": y_pred}
-    unknown = set(params) - set(signature.params)
+    unknown = set(params) - set(op_definition.param_names)
     if unknown:
-        raise ValueError(f"{op} takes no param {', '.join(sorted(unknown))} (it takes: {', '.join(signature.params)})")
+        takes = ", ".join(op_definition.param_names) or "none"
+        raise ValueError(f"{op} takes no param {', '.join(sorted(unknown))} (it takes: {takes})")
     return Case(
         id="explain",
         description="conformance explain",
@@ -47,12 +49,16 @@ def adhoc_case(op: str, params: dict[str, Any], y_true: Any, y_pred: Any, dtypes
     )
 
 
-def run(case: Case, frameworks: Sequence[str], timeout: float, cache: DiskCache | None) -> list[dict[str, Any]]:
+def run(case: Case, frameworks: Sequence[str], timeout: float, cache: DiskCache | None) -> list[ResultRecord]:
     report = execute_cases([case], frameworks, (), timeout, cache)
-    return [r for r in report["results"] if r["verdict"] != "unsupported" or not r["implementation"].endswith("(none)")]
+    return [
+        r
+        for r in report["results"]
+        if r["verdict"] != Verdict.UNSUPPORTED or not r["implementation"].endswith("(none)")
+    ]
 
 
-def describe(case: Case, records: Sequence[dict[str, Any]]) -> str:
+def describe(case: Case, records: Sequence[ResultRecord]) -> str:
     lines = [f"{case.op} {json.dumps(case.params)}"]
     for dtype in case.dtypes:
         rows = [r for r in records if r["dtype"] == dtype and r["quantity"] == "value"]
@@ -74,6 +80,6 @@ def describe(case: Case, records: Sequence[dict[str, Any]]) -> str:
                 f"  {r['implementation']:<{width}}  {r['verdict']:<11} {value:<24} {error:<12} "
                 f"{r['semantics'] if r['semantics'] != 'ideal' else ''}"
             )
-            if r["verdict"] not in ("pass",) and r["message"]:
+            if r["verdict"] != Verdict.PASS and r["message"]:
                 lines.append(f"  {'':<{width}}  {r['message']}")
     return "\n".join(lines)

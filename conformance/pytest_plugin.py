@@ -23,6 +23,7 @@ import pytest
 from conformance import pipeline
 from conformance.corpus import cases as case_files
 from conformance.report import document as reports
+from conformance.report.records import GOOD, Verdict, merge
 from conformance.run.runner import WorkerPool
 
 BUNDLED_CASES = case_files.BUNDLED_CASES
@@ -96,11 +97,11 @@ class ConformanceItem(pytest.Item):
 
     def runtest(self) -> None:
         verdict = self.record["verdict"]
-        if verdict in ("pass", "documented"):
+        if verdict in GOOD:
             return
-        if verdict == "unsupported":
+        if verdict == Verdict.UNSUPPORTED:
             pytest.skip(self.record["message"])
-        if verdict == "xfail":
+        if verdict == Verdict.XFAIL:
             pytest.xfail(self.record["message"])
         raise ConformanceFailure(verdict)
 
@@ -137,5 +138,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     state["pool"].close()
     if state["reports"]:
-        written = reports.write_all(pipeline.merge(state["reports"]), Path(config.getoption("conformance_report")))
+        written = reports.write_all(merge(state["reports"]), Path(config.getoption("conformance_report")))
         config.get_terminal_writer().line(f"conformance reports: {', '.join(map(str, written.values()))}")

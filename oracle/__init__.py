@@ -7,21 +7,22 @@ gradient correctly rounded into ``dtype``, with the exact values as decimals bes
 
 from .evaluation import ORACLE_VERSION, OracleResult, OracleUndecided, evaluate, round_inputs
 from .formats import FORMATS, FloatFormat
-from .ops import InvalidInput
+from .ops import InvalidInput, OpDefinition, definition, definitions
 from .semantics import IDEAL, Semantics, combine, variant, variants
-from .signatures import SIGNATURES
 
 __all__ = [
     "FORMATS",
     "IDEAL",
     "ORACLE_VERSION",
-    "SIGNATURES",
     "FloatFormat",
     "InvalidInput",
+    "OpDefinition",
     "OracleResult",
     "OracleUndecided",
     "Semantics",
     "combine",
+    "definition",
+    "definitions",
     "evaluate",
     "round_inputs",
     "variant",

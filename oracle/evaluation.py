@@ -19,17 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
 from .cache import DiskCache
 from .decide import decide, exact_decimal
 from .formats import FORMATS, FloatFormat, numpy_dtype, round_float
 from .interval import Interval, working_precision
 from .kernels import using_backend
+from .ops import InputKind, definition
 from .semantics import IDEAL, Semantics
-from .signatures import ARRAY_PARAMS, SIGNATURES
 
 #: Bump when a formula changes: it is part of every cache key.
-ORACLE_VERSION = "3"
+ORACLE_VERSION = "4"
 MAX_BITS = 1 << 14
 FIRST_GUARD_BITS = 32
 
@@ -85,23 +84,25 @@ class OracleResult:
 def round_inputs(
     op: str, params: Mapping[str, Any], inputs: Mapping[str, Any], fmt: FloatFormat
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Round every float input and float param into ``fmt`` (idempotent on rounded ones).
-
-    The oracle never sees a value the framework under test could not hold.
+    """Every param, defaults filled in, and every input, with float inputs and params rounded
+    into ``fmt`` (idempotent on rounded ones). The oracle never sees a value the framework under
+    test could not hold.
     """
-    signature = SIGNATURES[op]
+    op_definition = definition(op)
     rounded_inputs: dict[str, np.ndarray] = {}
-    for name, data in inputs.items():
-        if name in signature.integer_inputs:
-            rounded_inputs[name] = np.asarray(data, dtype=np.int64)
+    for spec in op_definition.inputs:
+        if spec.name not in inputs:
+            continue
+        data = inputs[spec.name]
+        if spec.kind == InputKind.LABELS:
+            rounded_inputs[spec.name] = np.asarray(data, dtype=np.int64)
         else:
-            rounded_inputs[name] = _round_array(data, fmt)
-    rounded_params = dict(params)
-    for name in ARRAY_PARAMS & params.keys():
-        if params[name] is not None:
-            rounded_params[name] = _round_array(params[name], fmt)
-    if "label_smoothing" in params:
-        rounded_params["label_smoothing"] = round_float(float(params["label_smoothing"]), fmt)
+            rounded_inputs[spec.name] = _round_array(data, fmt)
+    rounded_params = op_definition.with_defaults(params)
+    for param in op_definition.params:
+        value = rounded_params[param.name]
+        if param.rounded and value is not None:
+            rounded_params[param.name] = _round_array(value, fmt) if np.ndim(value) else round_float(float(value), fmt)
     return rounded_params, rounded_inputs
 
 
@@ -175,6 +176,7 @@ def evaluate(
     """
     fmt = FORMATS[dtype]
     params, rounded = round_inputs(op, params, inputs, fmt)
+    definition(op).check(params, rounded)
     key = cache_key(op, params, rounded, dtype, semantics) if cache is not None else ""
     if cache is not None and (record := cache.get(key)) is not None:
         return OracleResult.from_record(record)
@@ -188,6 +190,7 @@ def evaluate(
 def _ziv(
     op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], fmt: FloatFormat, semantics: Semantics
 ) -> OracleResult:
+    evaluate_op = definition(op).evaluate
     constants = semantics.in_format(fmt)
     bits = max(fmt.precision + FIRST_GUARD_BITS, 64)
     values: list[float | None] = []
@@ -196,7 +199,7 @@ def _ziv(
     grad_exact: list[str] = []
     while True:
         with working_precision(bits):
-            enclosures = ops.evaluate(op, params, inputs, constants)
+            enclosures = evaluate_op(params, inputs, constants)
             if not values:
                 values, grads = [None] * len(enclosures.value), [None] * len(enclosures.grad)
                 value_exact, grad_exact = [""] * len(values), [""] * len(grads)

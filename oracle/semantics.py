@@ -1,75 +1,56 @@
-"""Semantic variants: the documented deviations from the ideal loss, as exact parameters.
+"""Semantic variants: the documented deviations from the ideal loss, as exact settings.
 
 The ideal is the mathematical function (limits at infinities, 0 log 0 = 0, no clipping).
 A variant changes *what* is computed, not how accurately: the oracle still evaluates it
-exactly and rounds it once. Variants are data (``variants.yaml``); this module gives
-them a type.
+exactly and rounds it once. Variants are data (``variants.yaml``): each turns named
+settings (a clip epsilon, a log floor) that the op modules of :mod:`oracle.ops` declare and
+read; an op's formulas convert a setting into the dtype the way its framework does.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import yaml
 
-from .formats import FORMATS, FloatFormat, round_float
+from .formats import FloatFormat
 
 
 @dataclass(frozen=True)
 class Semantics:
-    """What to compute. Every field's default is the ideal."""
+    """What to compute: the ideal (no settings) or the settings of one or more variants."""
 
     name: str = "ideal"
-    #: Clip probabilities to [eps, 1 - eps], both bounds converted to the tested dtype
-    #: from the double values eps and 1.0 - eps (what Keras' clip_by_value does).
-    clip_epsilon: float | None = None
-    #: Clamp each log term of binary cross-entropy to >= this (torch BCELoss: -100).
-    log_floor: float | None = None
-    #: Backward of BCE divides by max(p (1 - p), this) (torch BCELoss: 1e-12).
-    grad_denominator_floor: float | None = None
-    #: Divide probabilities by their sum along the class axis first (Keras categorical).
-    renormalize: bool = False
-    #: softplus(x) = x where x > threshold (torch: 20).
-    softplus_threshold: float | None = None
-    #: Weighted 'mean' divides by the element count, not the sum of the weights.
-    mean_over_count: bool = False
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.settings).get(key, default)
 
     def in_format(self, fmt: FloatFormat) -> InFormat:
-        """The variant's constants as the framework holds them: converted to the dtype."""
-        clip = None
-        if self.clip_epsilon is not None:
-            clip = round_float(self.clip_epsilon, fmt), round_float(1.0 - self.clip_epsilon, fmt)
-        floor = self.grad_denominator_floor
-        if floor is not None:
-            # torch's EPSILON is a float32 constant whatever the dtype: 1e-12 as float32, then the dtype.
-            floor = round_float(floor, FORMATS["float32"])
-        return InFormat(
-            clip=clip,
-            log_floor=self.log_floor,
-            grad_denominator_floor=None if floor is None else round_float(floor, fmt),
-            renormalize=self.renormalize,
-            softplus_threshold=self.softplus_threshold,
-            mean_over_count=self.mean_over_count,
-        )
+        return InFormat(fmt, dict(self.settings))
 
     def key(self) -> dict[str, object]:
         """A JSON-able description, for cache keys and reports."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {"name": self.name, **dict(self.settings)}
 
 
 @dataclass(frozen=True)
 class InFormat:
-    """A :class:`Semantics` with its constants rounded into one float format."""
+    """A :class:`Semantics` for one float format: the formulas read settings from here and
+    convert them into ``fmt`` as their framework does."""
 
-    clip: tuple[float, float] | None
-    log_floor: float | None
-    grad_denominator_floor: float | None
-    renormalize: bool
-    softplus_threshold: float | None
-    mean_over_count: bool
+    fmt: FloatFormat
+    settings: Mapping[str, Any]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.settings.get(key, default)
+
+    def flag(self, key: str) -> bool:
+        return bool(self.settings.get(key, False))
 
 
 IDEAL = Semantics()
@@ -81,22 +62,36 @@ class Variant:
     description: str
     source: str
 
+    @property
+    def setting_names(self) -> frozenset[str]:
+        return frozenset(name for name, _ in self.semantics.settings)
+
+
+def _settings(name: str, params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    from .ops import known_settings  # the op modules declare the settings; they import this module
+
+    known = known_settings()
+    converted = []
+    for key, value in sorted(params.items()):
+        if key not in known:
+            raise ValueError(f"variants.yaml: {name}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+        kind = known[key].kind
+        if kind is bool and not isinstance(value, bool):
+            raise ValueError(f"variants.yaml: {name}: {key} is true or false, not {value!r}")
+        if kind is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"variants.yaml: {name}: {key} is a number, not {value!r}")
+        converted.append((key, float(value) if kind is float else value))
+    return tuple(converted)
+
 
 @functools.cache
 def variants() -> dict[str, Variant]:
     """The documented variants of ``variants.yaml``, by name."""
     text = resources.files(__package__).joinpath("variants.yaml").read_text(encoding="utf-8")
-    known = {f.name for f in fields(Semantics)} - {"name"}
     table: dict[str, Variant] = {}
     for name, entry in yaml.safe_load(text).items():
-        unknown = set(entry["params"]) - known
-        if unknown:
-            raise ValueError(f"variants.yaml: {name}: unknown params {sorted(unknown)}")
-        params: dict[str, Any] = {
-            k: float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
-            for k, v in entry["params"].items()
-        }
-        table[name] = Variant(Semantics(name=name, **params), entry["description"], entry["source"])
+        semantics = Semantics(name=name, settings=_settings(name, entry["params"]))
+        table[name] = Variant(semantics, entry["description"], entry["source"])
     return table
 
 
@@ -106,15 +101,11 @@ def combine(names: tuple[str, ...] | list[str]) -> Semantics:
         return IDEAL
     settings: dict[str, Any] = {}
     for name in names:
-        chosen = variant(name)
-        settings.update(
-            {
-                f.name: getattr(chosen, f.name)
-                for f in fields(Semantics)
-                if f.name != "name" and getattr(chosen, f.name) != getattr(IDEAL, f.name)
-            }
-        )
-    return Semantics(name="+".join(names), **settings)
+        for key, value in variant(name).settings:
+            if key in settings and settings[key] != value:
+                raise ValueError(f"variants {', '.join(names)} disagree on {key}")
+            settings[key] = value
+    return Semantics(name="+".join(names), settings=tuple(sorted(settings.items())))
 
 
 def variant(name: str) -> Semantics:

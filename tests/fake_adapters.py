@@ -64,3 +64,14 @@ def raising() -> FakeAdapter:
 
 def missing() -> MissingAdapter:
     return MissingAdapter("missing", "none")
+
+
+class MisdeclaredAdapter(FakeAdapter):
+    """Claims a semantic variant that does not exist (a typo of torch_log_floor)."""
+
+    def implementations(self) -> list[Implementation]:
+        return [Implementation(f"{self.name}.softplus", "softplus", lambda p, t: None, semantics=("torch_log_flor",))]
+
+
+def misdeclared() -> MisdeclaredAdapter:
+    return MisdeclaredAdapter("misdeclared", "none")

@@ -183,3 +183,50 @@ def test_report_rerenders_html_from_json_alone(tmp_path):
     done = conformance("report", str(tmp_path / "report.json"))
     assert done.returncode == 0, done.stderr
     assert "torch.softplus" in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (None, "cannot read: No such file or directory"),
+        ("{not json", "not a report: invalid JSON at line 1"),
+        ('{"results": []}', "not a report: the document: 'schema_version' is a required property"),
+    ],
+)
+def test_diff_and_report_on_a_file_that_is_no_report_exit_2_with_one_line(tmp_path, content, words):
+    path = tmp_path / "report.json"
+    if content is not None:
+        path.write_text(content)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(report([result("a", "torch.softplus", "pass")])))
+    for args in (["diff", str(good), str(path)], ["report", str(path)], ["findings", str(path)]):
+        done = conformance(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.count("\n") == 1 and words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_case_the_oracle_cannot_decide_is_an_error_and_the_rest_of_the_run_goes_on(tmp_path, monkeypatch):
+    from conformance import cli
+    from oracle import evaluation
+
+    # Simulate an oracle that cannot decide bfloat16 roundings: the real Ziv loop then climbs to
+    # MAX_BITS and raises OracleUndecided for those cases only.
+    decide = evaluation.decide
+    monkeypatch.setattr(
+        evaluation, "decide", lambda enclosure, fmt: None if fmt.name == "bfloat16" else decide(enclosure, fmt)
+    )
+    monkeypatch.setattr(evaluation, "MAX_BITS", 256)
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(SMALL.replace("dtypes: [float32, float64]", "dtypes: [float32, bfloat16]"))
+    out = tmp_path / "out"
+    status = cli.main(["run", str(cases), "--framework", "numpy", "--out", str(out), "--no-cache"])
+    assert status == 1
+    results = json.loads((out / "report.json").read_text())["results"]
+    undecided = [r for r in results if r["dtype"] == "bfloat16" and r["verdict"] != "unsupported"]
+    assert undecided and all(r["verdict"] == "error" for r in undecided)
+    assert (
+        "oracle failure: OracleUndecided: softplus: rounding into bfloat16 undecided at 256 bits"
+        in undecided[0]["message"]
+    )
+    assert any(r["dtype"] == "float32" and r["verdict"] == "pass" for r in results)
+    assert (out / "junit.xml").is_file() and (out / "report.html").is_file()

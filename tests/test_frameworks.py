@@ -1,5 +1,6 @@
 """Seed facts on the real frameworks, and the whole corpus through every installed one."""
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -71,3 +72,15 @@ def test_every_installed_framework_runs_the_whole_corpus_in_every_dtype():
     for framework in installed:
         if framework.name != "numpy":
             assert any(r.grad is not None for r in results if r.framework == framework.name), framework.name
+
+
+def test_torch_takes_the_class_axis_of_a_rank_5_cross_entropy_at_1():
+    corpus = cases.load([ROOT / "cases" / "sparse.yaml"]).cases
+    (case,) = [c for c in corpus if c.id == "sparse/logits/rank-5/axis-1"]
+    frameworks, results = run([case], ["torch"], dtypes=["float64"])
+    require(frameworks)
+    result = ran(results, "torch.nn.functional.cross_entropy", "float64")
+    # Hand-computed: the mean over the 4 positions of lse(row) - row[label], rows taken along axis 1.
+    rows = [([0.5, 2, -3], 2), ([-1, 0, 1.5], 0), ([1, 0, 4], 1), ([1, -2, 0.25], 2)]
+    expected = sum(math.log(sum(math.exp(v) for v in row)) - row[label] for row, label in rows) / 4
+    assert result.value.tolist() == pytest.approx(expected, rel=1e-15)

@@ -1,5 +1,6 @@
 """The gate: naive losses fail for the right reason, careful ones pass, in each framework."""
 
+import json
 import os
 import subprocess
 import sys
@@ -144,3 +145,43 @@ def test_the_fixture_form(conformance_gate):
     conformance_gate(
         stable_bce_with_logits, op="binary_crossentropy", framework="torch", from_logits=True, dtypes=["float32"]
     ).assert_ok()
+
+
+SETTINGS_KEPT = {
+    "jax": (
+        "import jax\n"
+        "from examples.jax_losses import stable_softmax_cross_entropy as loss\n"
+        "settings = lambda: jax.config.x64_enabled\n"
+        "options = dict(op='categorical_crossentropy', from_logits=True, reduction='none')\n"
+    ),
+    "tensorflow": (
+        "import tensorflow as tf\n"
+        "from examples.tensorflow_losses import stable_bce_with_logits as loss\n"
+        "threads, experimental = tf.config.threading, tf.config.experimental\n"
+        "settings = lambda: (threads.get_intra_op_parallelism_threads(),\n"
+        "    threads.get_inter_op_parallelism_threads(), experimental.tensor_float_32_execution_enabled())\n"
+        "options = dict(op='binary_crossentropy', from_logits=True)\n"
+    ),
+    "torch": (
+        "import torch\n"
+        "from examples.torch_losses import stable_bce_with_logits as loss\n"
+        "settings = lambda: (torch.get_num_threads(), torch.backends.cuda.matmul.allow_tf32)\n"
+        "options = dict(op='binary_crossentropy', from_logits=True)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("framework", sorted(SETTINGS_KEPT))
+def test_check_loss_leaves_the_callers_framework_settings_as_they_were(framework):
+    script = SETTINGS_KEPT[framework] + (
+        "import json\n"
+        "from conformance import check_loss\n"
+        "before = settings()\n"
+        f"result = check_loss(loss, framework={framework!r}, dtypes=['float64'], **options)\n"
+        "assert result.records, 'nothing ran'\n"
+        "print(json.dumps([repr(before), repr(settings())]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == after

@@ -54,3 +54,10 @@ def test_a_framework_that_is_not_installed_is_skipped_with_its_reason():
     frameworks, results = run(softplus_cases(), ["fake_adapters:missing"])
     assert results == []
     assert frameworks[0].skipped == "not installed: No module named 'fakeframework'"
+
+
+def test_an_adapter_that_declares_an_unknown_variant_errs_on_every_case_instead_of_running():
+    frameworks, results = run(softplus_cases(), ["fake_adapters:misdeclared"])
+    assert frameworks[0].unloadable
+    assert [r.status for r in results] == ["error"] * 4
+    assert "unknown semantic variant 'torch_log_flor'" in results[0].message

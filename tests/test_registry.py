@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conformance.corpus.cases import Case
+from conformance.judge.answers import OracleAnswers
 from conformance.judge.verdicts import Judge, glob_match, load_registry
-from conformance.pipeline import OracleMemo
 from conformance.run.runner import RawResult
 
 ENTRY = """
@@ -60,7 +60,7 @@ def softplus_result(actual: float) -> RawResult:
 
 
 def test_a_registered_divergence_is_xfail_and_an_unused_entry_is_stale(tmp_path):
-    judge = Judge(OracleMemo(None), load_registry(ENTRY))
+    judge = Judge(OracleAnswers(None), load_registry(ENTRY))
     # softplus(0) = ln 2 = 0.693147...; 0.7 is thousands of float32 ulps away.
     records = judge.judge(softplus_result(0.7))
     judge.note_passes(records)
@@ -71,7 +71,7 @@ def test_a_registered_divergence_is_xfail_and_an_unused_entry_is_stale(tmp_path)
 
 
 def test_a_registered_divergence_that_now_passes_is_reported_fixed():
-    judge = Judge(OracleMemo(None), load_registry(ENTRY))
+    judge = Judge(OracleAnswers(None), load_registry(ENTRY))
     records = judge.judge(softplus_result(float(np.float32(np.log(2)))))
     judge.note_passes(records)
     assert records[0]["verdict"] == "pass"

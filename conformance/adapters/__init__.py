@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 #: The frameworks whose tensors and autodiff other adapters build on (Keras, the gate).
 TENSOR_FRAMEWORKS = ("torch", "tensorflow", "jax")
 
 
-def loaded(framework: str) -> Any:
-    """The adapter of ``framework``, imported lazily and loaded (reproducible settings applied)."""
+def _adapter_class(framework: str) -> Any:
     if framework == "torch":
-        from .torch import TorchAdapter as Adapter
-    elif framework == "tensorflow":
-        from .tensorflow import TensorFlowAdapter as Adapter  # type: ignore[assignment]
-    elif framework == "jax":
-        from .jax import JaxAdapter as Adapter  # type: ignore[assignment]
-    else:
-        raise ValueError(f"expected one of {', '.join(TENSOR_FRAMEWORKS)}, not {framework!r}")
-    adapter = Adapter()
+        from .torch import TorchAdapter
+
+        return TorchAdapter
+    if framework == "tensorflow":
+        from .tensorflow import TensorFlowAdapter
+
+        return TensorFlowAdapter
+    if framework == "jax":
+        from .jax import JaxAdapter
+
+        return JaxAdapter
+    raise ValueError(f"expected one of {', '.join(TENSOR_FRAMEWORKS)}, not {framework!r}")
+
+
+def loaded(framework: str) -> Any:
+    """The adapter of ``framework``, loaded with the worker's reproducible settings (one thread,
+    no TF32, JAX in float64): for worker processes only, since those settings are process-wide."""
+    adapter = _adapter_class(framework)()
     adapter.load()
     return adapter
+
+
+@contextlib.contextmanager
+def borrowed(framework: str) -> Iterator[Any]:
+    """The adapter of ``framework`` for use inside the caller's own process (``check_loss``).
+
+    It changes no process-wide setting: thread counts, TF32 and JAX's configuration stay as the
+    caller has them; JAX's float64 is switched on only inside the block, where the calls run.
+    """
+    with _adapter_class(framework).borrowed() as adapter:
+        yield adapter

@@ -18,17 +18,39 @@ add a framework without touching this repository.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from oracle.formats import DTYPES
+from oracle.ops import InvalidInput, ParamKind, definition
+from oracle.semantics import variants
 
 ENTRY_POINT_GROUP = "loss_conformance.adapters"
 ALL_DTYPES = DTYPES
+
+
+@dataclass(frozen=True)
+class FixedAxis:
+    """Where an implementation that takes no axis argument has its class axis: at ``at`` for
+    inputs of every rank, except the ranks listed in ``by_rank`` (torch: 1, or 0 for a vector)."""
+
+    at: int = -1
+    by_rank: Mapping[int, int] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {"at": self.at, "by_rank": {str(rank): axis for rank, axis in self.by_rank.items()}}
+
+
+def native_axis(described: Mapping[str, Any] | None, ndim: int) -> int:
+    """The class axis, in [0, ndim), of an implementation described with :meth:`FixedAxis.describe`."""
+    rule = described or {}
+    axis = int(rule.get("by_rank", {}).get(str(ndim), rule.get("at", -1)))
+    return axis % max(ndim, 1)
 
 
 @dataclass(frozen=True)
@@ -36,9 +58,10 @@ class Implementation:
     """One native implementation of a canonical op.
 
     ``params`` lists the canonical params it takes (beyond ``reduction``, which is listed
-    in ``reductions``); ``from_logits`` says which input it expects for the losses;
-    ``semantics`` names the documented variants (``oracle/variants.yaml``) it claims, with
-    ``doc`` linking to where they are documented.
+    in ``reductions``); ``from_logits`` (or, for other ops' mode params, ``mode``) says which
+    input it expects; ``semantics`` names the documented variants (``oracle/variants.yaml``) it
+    claims, with ``doc`` linking to where they are documented; ``class_axis`` says where its
+    class axis is when it takes no ``axis``.
     """
 
     name: str
@@ -51,8 +74,11 @@ class Implementation:
     doc: str = ""
     dtypes: tuple[str, ...] = ALL_DTYPES
     gradient: bool = True
-    #: Canonical ``axis`` must resolve to this (for ndim-dependent class axes, a callable).
-    class_axis: Callable[[int], int] | None = field(default=None, compare=False, repr=False)
+    class_axis: FixedAxis = FixedAxis()
+    mode: Mapping[str, Any] = field(default_factory=dict)
+
+    def modes(self) -> dict[str, Any]:
+        return {**({"from_logits": self.from_logits} if self.from_logits is not None else {}), **self.mode}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -60,13 +86,43 @@ class Implementation:
             "op": self.op,
             "params": sorted(self.params),
             "reductions": sorted(self.reductions),
-            "from_logits": self.from_logits,
+            "mode": self.modes(),
             "semantics": list(self.semantics),
             "doc": self.doc,
             "dtypes": list(self.dtypes),
             "gradient": self.gradient,
-            "class_axis_for_ndim": {str(n): self.class_axis(n) for n in range(1, 5)} if self.class_axis else {},
+            "class_axis": self.class_axis.describe(),
         }
+
+
+def declaration_problems(implementation: Implementation) -> list[str]:
+    """What an implementation declares that its op's definition does not allow: an unknown op,
+    param, reduction or mode, or a variant that does not exist or does not apply to the op.
+    The worker refuses to start an adapter with any (a misspelt variant would silently fail)."""
+    try:
+        op = definition(implementation.op)
+    except InvalidInput as problem:
+        return [f"{implementation.name}: {problem}"]
+    problems = []
+    takes = {p.name for p in op.params if not p.mode and p.name != "reduction"}
+    for name in sorted(implementation.params - takes):
+        problems.append(f"{implementation.name}: {op.name} has no param {name!r}")
+    allowed = set(op.param("reduction").choices) if op.is_loss else {"none"}
+    for name in sorted(implementation.reductions - allowed):
+        problems.append(f"{implementation.name}: {op.name} has no reduction {name!r}")
+    modes = {p.name for p in op.mode_params}
+    for name in sorted(set(implementation.modes()) - modes):
+        problems.append(f"{implementation.name}: {op.name} has no mode param {name!r}")
+    known = variants()
+    for name in implementation.semantics:
+        if name not in known:
+            problems.append(f"{implementation.name}: unknown semantic variant {name!r} (known: {', '.join(known)})")
+        elif not known[name].setting_names <= op.setting_names:
+            problems.append(f"{implementation.name}: variant {name!r} does not apply to {op.name}")
+    for dtype in implementation.dtypes:
+        if dtype not in ALL_DTYPES:
+            problems.append(f"{implementation.name}: unknown dtype {dtype!r}")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -121,25 +177,56 @@ def dtype_name(dtype: Any) -> str:
 class TensorAdapter:
     """The shared run loop: build tensors, call the native function, differentiate.
 
-    Concrete adapters supply ``name``, ``load``, ``version``, ``implementations`` and a
-    ``bridge`` (:class:`Tensors`); nothing else about running a case differs between them.
+    Concrete adapters supply ``name``, ``version``, ``implementations``, ``attach`` (import the
+    framework and make the ``bridge``, a :class:`Tensors`, changing no setting) and ``configure``
+    (the worker's process-wide settings: one thread, no TF32, ...). A worker calls ``load``, both;
+    the in-process gate uses ``borrowed``, which attaches only, so the caller's settings stay.
     """
 
     name = "abstract"
     bridge: Tensors
 
+    def attach(self) -> None:
+        raise NotImplementedError
+
+    def configure(self) -> None:
+        """Process-wide settings for reproducible results; only ever applied in a worker."""
+
+    def load(self) -> None:
+        self.attach()
+        self.configure()
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """Settings the calls need that can be limited to a block (JAX's float64)."""
+        yield
+
+    @classmethod
+    @contextlib.contextmanager
+    def borrowed(cls) -> Iterator[Any]:
+        adapter = cls()
+        adapter.attach()
+        with adapter.scope():
+            yield adapter
+
     def run(
         self, implementation: Implementation, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], dtype: str
     ) -> Outcome:
-        prediction = "x" if "x" in inputs else "y_pred"
+        """Call ``implementation`` on tensors of ``dtype``; it sees every param of its op, defaults
+        filled in, and weights as tensors of the dtype."""
+        op = definition(implementation.op)
+        prediction = op.prediction
+        labels = op.label_inputs
         fixed: dict[str, Any] = {}
         for name, array in inputs.items():
             if name in (prediction, "cotangent"):
                 continue
-            fixed[name] = self.bridge.labels(array) if array.dtype.kind == "i" else self.bridge.tensor(array, dtype)
+            fixed[name] = self.bridge.labels(array) if name in labels else self.bridge.tensor(array, dtype)
         native_params = {
-            name: self.bridge.tensor(np.asarray(value), dtype) if name in ("sample_weight", "class_weight") else value
-            for name, value in params.items()
+            name: self.bridge.tensor(np.asarray(value), dtype)
+            if value is not None and op.param(name).kind == ParamKind.WEIGHTS
+            else value
+            for name, value in op.with_defaults(params).items()
         }
         wrt = self.bridge.tensor(inputs[prediction], dtype)
 
@@ -194,4 +281,4 @@ def _elementwise(native: Callable[..., Any], params: Mapping[str, Any], tensors:
 
 
 def _along_axis(native: Callable[..., Any], keyword: str, params: Mapping[str, Any], tensors: Mapping[str, Any]) -> Any:
-    return native(tensors["x"], **{keyword: int(params.get("axis", -1))})
+    return native(tensors["x"], **{keyword: int(params["axis"])})

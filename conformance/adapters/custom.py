@@ -2,7 +2,7 @@
 
 The gate runs it in an ordinary worker (so a loss that crashes or hangs costs its case,
 not the gate). The worker learns what to load from CONFORMANCE_CUSTOM_LOSS, a JSON object:
-``{"target": "module:callable", "framework": "torch", "op": ..., "from_logits": bool,
+``{"target": "module:callable", "framework": "torch", "op": ..., "mode": {"from_logits": bool},
 "args": "true,pred" | "pred,true", "name": ...}``.
 """
 
@@ -13,6 +13,8 @@ import os
 from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import Any
+
+from oracle.ops import definition
 
 from . import TENSOR_FRAMEWORKS, loaded
 from .base import Implementation, TensorAdapter
@@ -35,16 +37,22 @@ def load_callable(target: str) -> Callable[..., Any]:
 
 
 def implementation_for(
-    function: Callable[..., Any], name: str, op: str, from_logits: bool | None, args: str
+    function: Callable[..., Any], name: str, op: str, mode: Mapping[str, Any], args: str
 ) -> Implementation:
-    def call(params: Mapping[str, Any], tensors: Mapping[str, Any]) -> Any:
-        if "x" in tensors:
-            return function(tensors["x"])
-        y_true, y_pred = tensors["y_true"], tensors["y_pred"]
-        return function(y_pred, y_true) if args == "pred,true" else function(y_true, y_pred)
+    """The user's function takes every param of its op: the gate runs only the cases whose params
+    the user declared, so what the function honours is what the cases use."""
+    op_definition = definition(op)
 
-    everything = frozenset({"label_smoothing", "sample_weight", "class_weight", "ignore_index", "axis"})
-    return Implementation(name, op, call, everything, frozenset({"none", "sum", "mean"}), from_logits)
+    targets = [name for name in op_definition.required_inputs if name != op_definition.prediction]
+
+    def call(params: Mapping[str, Any], tensors: Mapping[str, Any]) -> Any:
+        given = [tensors[name] for name in targets]
+        prediction = tensors[op_definition.prediction]
+        return function(prediction, *given) if args == "pred,true" else function(*given, prediction)
+
+    takes = frozenset(p.name for p in op_definition.params if not p.mode and p.name != "reduction")
+    reductions = frozenset(op_definition.param("reduction").choices) if op_definition.is_loss else frozenset({"none"})
+    return Implementation(name, op, call, takes, reductions, mode=dict(mode))
 
 
 class CustomLossAdapter(TensorAdapter):
@@ -62,7 +70,7 @@ class CustomLossAdapter(TensorAdapter):
 
     def implementations(self) -> list[Implementation]:
         spec = self.spec
-        return [implementation_for(self.function, spec["name"], spec["op"], spec["from_logits"], spec["args"])]
+        return [implementation_for(self.function, spec["name"], spec["op"], spec["mode"], spec["args"])]
 
 
 def from_environment() -> CustomLossAdapter:

@@ -7,8 +7,9 @@ optax's losses return one loss per sample and take no reduction and no label smo
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -53,9 +54,6 @@ class JaxTensors:
 def _implementations(jax: Any, optax: Any) -> list[Implementation]:
     nn = jax.nn
 
-    def axis(p: Mapping[str, Any]) -> int:
-        return int(p.get("axis", -1))
-
     losses = [
         Implementation(
             "optax.losses.sigmoid_binary_cross_entropy",
@@ -67,7 +65,7 @@ def _implementations(jax: Any, optax: Any) -> list[Implementation]:
         Implementation(
             "optax.losses.softmax_cross_entropy",
             "categorical_crossentropy",
-            lambda p, t: optax.losses.softmax_cross_entropy(t["y_pred"], t["y_true"], axis=axis(p)),
+            lambda p, t: optax.losses.softmax_cross_entropy(t["y_pred"], t["y_true"], axis=p["axis"]),
             frozenset({"axis"}),
             from_logits=True,
             doc=OPTAX_DOCS.format("softmax_cross_entropy"),
@@ -82,7 +80,9 @@ def _implementations(jax: Any, optax: Any) -> list[Implementation]:
         Implementation(
             "optax.losses.softmax_cross_entropy_with_integer_labels",
             "sparse_categorical_crossentropy",
-            lambda p, t: optax.losses.softmax_cross_entropy_with_integer_labels(t["y_pred"], t["y_true"], axis=axis(p)),
+            lambda p, t: optax.losses.softmax_cross_entropy_with_integer_labels(
+                t["y_pred"], t["y_true"], axis=p["axis"]
+            ),
             frozenset({"axis"}),
             from_logits=True,
             doc=OPTAX_DOCS.format("softmax_cross_entropy_with_integer_labels"),
@@ -102,9 +102,15 @@ def _implementations(jax: Any, optax: Any) -> list[Implementation]:
 class JaxAdapter(TensorAdapter):
     name = "jax"
 
-    def load(self) -> None:
+    def attach(self) -> None:
         import jax
+        import optax
 
+        self.jax, self.optax = jax, optax
+        self.bridge = JaxTensors(jax)
+
+    def configure(self) -> None:
+        jax = self.jax
         jax.config.update("jax_enable_x64", True)  # float64 must mean float64, not a silent float32
         jax.config.update("jax_platforms", "cpu")
         # Eager ops compile once per shape and dtype; a persistent cache makes a second run skip that.
@@ -112,10 +118,19 @@ class JaxAdapter(TensorAdapter):
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-        import optax
 
-        self.jax, self.optax = jax, optax
-        self.bridge = JaxTensors(jax)
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """float64 inside the block only (thread-local in JAX), the caller's setting after it."""
+        enable_x64 = getattr(self.jax, "enable_x64", None)
+        if enable_x64 is not None:
+            with enable_x64(True):
+                yield
+        else:  # JAX before 0.5 has it under experimental
+            from jax.experimental import enable_x64 as experimental_x64
+
+            with experimental_x64():
+                yield
 
     def version(self) -> str:
         return f"{self.jax.__version__} (optax {self.optax.__version__})"

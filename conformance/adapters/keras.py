@@ -33,13 +33,11 @@ def _implementations(keras: Any, backend: str) -> list[Implementation]:
         return str(keras.backend.standardize_dtype(tensor.dtype))
 
     def call_loss(loss_class: Any, p: Mapping[str, Any], t: Mapping[str, Any], expand: bool, **options: Any) -> Any:
-        loss = loss_class(
-            reduction=KERAS_REDUCTION[str(p.get("reduction", "mean"))], dtype=dtype_of(t["y_pred"]), **options
-        )
+        loss = loss_class(reduction=KERAS_REDUCTION[str(p["reduction"])], dtype=dtype_of(t["y_pred"]), **options)
         y_true, y_pred = t["y_true"], t["y_pred"]
         if expand:
             y_true, y_pred = ops.expand_dims(y_true, -1), ops.expand_dims(y_pred, -1)
-        return loss(y_true, y_pred, sample_weight=p.get("sample_weight"))
+        return loss(y_true, y_pred, sample_weight=p["sample_weight"])
 
     def binary(from_logits: bool) -> Any:
         return lambda p, t: call_loss(
@@ -48,7 +46,7 @@ def _implementations(keras: Any, backend: str) -> list[Implementation]:
             t,
             True,
             from_logits=from_logits,
-            label_smoothing=float(p.get("label_smoothing", 0.0)),
+            label_smoothing=float(p["label_smoothing"]),
         )
 
     def categorical(from_logits: bool) -> Any:
@@ -58,8 +56,8 @@ def _implementations(keras: Any, backend: str) -> list[Implementation]:
             t,
             False,
             from_logits=from_logits,
-            label_smoothing=float(p.get("label_smoothing", 0.0)),
-            axis=int(p.get("axis", -1)),
+            label_smoothing=float(p["label_smoothing"]),
+            axis=int(p["axis"]),
         )
 
     def sparse(from_logits: bool) -> Any:
@@ -69,12 +67,9 @@ def _implementations(keras: Any, backend: str) -> list[Implementation]:
             t,
             False,
             from_logits=from_logits,
-            ignore_class=p.get("ignore_index"),
-            axis=int(p.get("axis", -1)),
+            ignore_class=p["ignore_index"],
+            axis=int(p["axis"]),
         )
-
-    def axis(p: Mapping[str, Any]) -> int:
-        return int(p.get("axis", -1))
 
     weighted = frozenset({"sample_weight", "label_smoothing"})
     implementations = []

@@ -6,7 +6,7 @@ reduction is ``unsupported`` rather than composed with tf.reduce_mean here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -50,8 +50,6 @@ class TensorFlowTensors:
 
 
 def _implementations(tf: Any) -> list[Implementation]:
-    def axis(p: Mapping[str, Any]) -> int:
-        return int(p.get("axis", -1))
 
     losses = [
         Implementation(
@@ -64,7 +62,9 @@ def _implementations(tf: Any) -> list[Implementation]:
         Implementation(
             "tf.nn.softmax_cross_entropy_with_logits",
             "categorical_crossentropy",
-            lambda p, t: tf.nn.softmax_cross_entropy_with_logits(labels=t["y_true"], logits=t["y_pred"], axis=axis(p)),
+            lambda p, t: tf.nn.softmax_cross_entropy_with_logits(
+                labels=t["y_true"], logits=t["y_pred"], axis=p["axis"]
+            ),
             frozenset({"axis"}),
             from_logits=True,
             doc=API.format("nn/softmax_cross_entropy_with_logits"),
@@ -99,14 +99,17 @@ def _implementations(tf: Any) -> list[Implementation]:
 class TensorFlowAdapter(TensorAdapter):
     name = "tensorflow"
 
-    def load(self) -> None:
+    def attach(self) -> None:
         import tensorflow as tf
 
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-        tf.config.experimental.enable_tensor_float_32_execution(False)
         self.tf = tf
         self.bridge = TensorFlowTensors(tf)
+
+    def configure(self) -> None:
+        # Before any op runs: TensorFlow refuses thread settings once it has initialised.
+        self.tf.config.threading.set_intra_op_parallelism_threads(1)
+        self.tf.config.threading.set_inter_op_parallelism_threads(1)
+        self.tf.config.experimental.enable_tensor_float_32_execution(False)
 
     def version(self) -> str:
         return str(self.tf.__version__)

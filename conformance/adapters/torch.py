@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Implementation, TensorAdapter, dtype_name, primitives
+from .base import FixedAxis, Implementation, TensorAdapter, dtype_name, primitives
 
 TORCH_DOCS = "https://pytorch.org/docs/stable/generated/torch.{}.html"
 REDUCTIONS = frozenset({"none", "sum", "mean"})
@@ -43,33 +43,32 @@ class TorchTensors:
         return value, value_dtype, grad_values, grad_dtype
 
 
-def _reduction(params: Mapping[str, Any]) -> str:
-    return str(params.get("reduction", "mean"))
-
-
 def _implementations(torch: Any) -> list[Implementation]:
     F = torch.nn.functional
 
     def bce(p: Mapping[str, Any], t: Mapping[str, Any]) -> Any:
-        return F.binary_cross_entropy(t["y_pred"], t["y_true"], weight=p.get("sample_weight"), reduction=_reduction(p))
+        return F.binary_cross_entropy(t["y_pred"], t["y_true"], weight=p["sample_weight"], reduction=p["reduction"])
 
     def bce_logits(p: Mapping[str, Any], t: Mapping[str, Any]) -> Any:
         return F.binary_cross_entropy_with_logits(
-            t["y_pred"], t["y_true"], weight=p.get("sample_weight"), reduction=_reduction(p)
+            t["y_pred"], t["y_true"], weight=p["sample_weight"], reduction=p["reduction"]
         )
 
-    def cross_entropy(p: Mapping[str, Any], t: Mapping[str, Any]) -> Any:
+    def cross_entropy(p: Mapping[str, Any], t: Mapping[str, Any], ignore_index: int = -100) -> Any:
         return F.cross_entropy(
             t["y_pred"],
             t["y_true"],
-            weight=p.get("class_weight"),
-            ignore_index=int(p.get("ignore_index", -100)),
-            reduction=_reduction(p),
-            label_smoothing=float(p.get("label_smoothing", 0.0)),
+            weight=p["class_weight"],
+            ignore_index=ignore_index,
+            reduction=p["reduction"],
+            label_smoothing=float(p["label_smoothing"]),
         )
 
-    def class_dim(ndim: int) -> int:
-        return 0 if ndim == 1 else 1
+    def sparse_cross_entropy(p: Mapping[str, Any], t: Mapping[str, Any]) -> Any:
+        # No ignore_index in the case: torch's own default (-100), which no valid label can hit.
+        return cross_entropy(p, t, -100 if p["ignore_index"] is None else int(p["ignore_index"]))
+
+    class_dim = FixedAxis(at=1, by_rank={1: 0})  # "C", "(N, C)" or "(N, C, d1, ..., dK)"
 
     loss = "https://pytorch.org/docs/stable/generated/torch.nn.functional.{}.html"
     losses = [
@@ -108,7 +107,7 @@ def _implementations(torch: Any) -> list[Implementation]:
         Implementation(
             "torch.nn.functional.cross_entropy",
             "sparse_categorical_crossentropy",
-            cross_entropy,
+            sparse_cross_entropy,
             frozenset({"class_weight", "label_smoothing", "ignore_index"}),
             REDUCTIONS,
             from_logits=True,
@@ -136,14 +135,16 @@ def _implementations(torch: Any) -> list[Implementation]:
 class TorchAdapter(TensorAdapter):
     name = "torch"
 
-    def load(self) -> None:
+    def attach(self) -> None:
         import torch
 
-        torch.set_num_threads(1)  # 2 OpenMP threads make tiny calls erratic and 50x slower here
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
         self.torch = torch
         self.bridge = TorchTensors(torch)
+
+    def configure(self) -> None:
+        self.torch.set_num_threads(1)  # 2 OpenMP threads make tiny calls erratic and 50x slower here
+        self.torch.backends.cuda.matmul.allow_tf32 = False
+        self.torch.backends.cudnn.allow_tf32 = False
 
     def version(self) -> str:
         return str(self.torch.__version__)

@@ -10,14 +10,11 @@ across all files.
 
 from __future__ import annotations
 
-import functools
 import itertools
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +22,10 @@ import jsonschema
 import numpy as np
 
 from oracle.formats import DTYPES, FORMATS, FloatFormat
-from oracle.signatures import ARRAY_PARAMS, OPTIONAL_INPUTS, REDUCTIONS, SIGNATURES
+from oracle.ops import InputKind, InvalidInput, OpDefinition, ParamKind, definition
 
 from . import generators, values
+from .schema import case_file_schema
 from .source import Literal, Located, YamlError, line_of
 from .source import load as load_yaml
 
@@ -75,17 +73,24 @@ class Case:
         of ``dtype``; integer inputs (labels) as int64.
         """
         fmt = FORMATS[dtype]
-        signature = SIGNATURES[self.op]
+        op = self.definition
+        labels = op.label_inputs
         inputs = {
-            name: _integer_array(data) if name in signature.integer_inputs else _float_array(data, fmt)
+            name: _integer_array(data) if name in labels else _float_array(data, fmt)
             for name, data in self.inputs.items()
         }
         params = dict(self.params)
-        for name in ARRAY_PARAMS & params.keys():
-            params[name] = _float_array(params[name], fmt)
-        if "label_smoothing" in params:
-            params["label_smoothing"] = values.resolve(params["label_smoothing"], fmt)
+        for name, value in self.params.items():
+            kind = op.param(name).kind
+            if kind == ParamKind.WEIGHTS:
+                params[name] = _float_array(value, fmt)
+            elif kind == ParamKind.VALUE:
+                params[name] = values.resolve(value, fmt)
         return params, inputs
+
+    @property
+    def definition(self) -> OpDefinition:
+        return definition(self.op)
 
 
 @dataclass
@@ -115,13 +120,6 @@ def _float_array(data: Any, fmt: FloatFormat) -> np.ndarray:
     array = np.array(data, dtype=object)
     flat = [values.resolve(v, fmt) for v in array.ravel().tolist()]
     return np.array(flat, dtype=np.float64).reshape(array.shape)
-
-
-@functools.cache
-def schema() -> dict[str, Any]:
-    text = resources.files("conformance").joinpath("schema/case-file.schema.json").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
 
 
 def case_files(paths: Iterable[Path]) -> list[Path]:
@@ -163,12 +161,13 @@ def load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
         return [], [CaseError(path, 0, None, f"cannot read: {error.strerror}")]
     bad_entries: set[int] = set()
     errors = []
-    for problem in sorted(jsonschema.Draft202012Validator(schema()).iter_errors(document), key=lambda e: list(e.path)):
+    schema = case_file_schema()
+    for problem in sorted(jsonschema.Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.path)):
         where = list(problem.absolute_path)
         index = where[1] if len(where) > 1 and where[0] == "cases" and isinstance(where[1], int) else None
         if index is not None:
             bad_entries.add(index)
-        where, message = _describe(problem, where)
+        where, message = _describe(problem, where, schema)
         errors.append(CaseError(path, line_of(document, where), _entry_id(document, index), message))
     file_level = any(error.case is None for error in errors)
     if file_level or not isinstance(document, Mapping) or not isinstance(document.get("cases"), list):
@@ -194,12 +193,14 @@ def _entry_id(document: Any, index: int | None) -> str | None:
         return f"#{index + 1}"
 
 
-def _describe(problem: jsonschema.ValidationError, where: list[Any]) -> tuple[list[Any], str]:
+def _describe(
+    problem: jsonschema.ValidationError, where: list[Any], schema: Mapping[str, Any]
+) -> tuple[list[Any], str]:
     """A message without schema jargon, and the path of the line it is about."""
     inside_case = where[2:] if where[:1] == ["cases"] else where
     if problem.validator in ("unevaluatedProperties", "additionalProperties") and isinstance(problem.instance, Mapping):
         own = problem.schema.get("properties") if isinstance(problem.schema, Mapping) else None
-        known = set(own or schema()["$defs"]["caseFields"]["properties"])
+        known = set(own or schema["$defs"]["caseFields"]["properties"])
         unknown = sorted(k for k in problem.instance if k not in known)
         if unknown:
             return [*where, unknown[0]], f"unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})"
@@ -300,28 +301,17 @@ def _build(path: Path, line: int, case_id: str, entry: Mapping[str, Any], bound:
     for required in ("description", "provenance", "op", "inputs"):
         if required not in entry:
             raise _Problem([], f"missing {required!r} (in the case or the file's defaults)")
-    op = entry["op"]
-    signature = SIGNATURES[op]
+    op = definition(entry["op"])
     params = {k: _substitute(v, bound, ["params", k]) for k, v in (entry.get("params") or {}).items()}
     inputs = {k: _substitute(v, bound, ["inputs", k]) for k, v in entry["inputs"].items()}
-    for name in params:
-        if name not in signature.params:
-            takes = ", ".join(signature.params) or "none"
-            raise _Problem(["params", name], f"{op} takes no param {name!r} (params it takes: {takes})")
-    for name in inputs:
-        if name not in signature.inputs:
-            raise _Problem(["inputs", name], f"{op} takes no input {name!r} (it takes: {', '.join(signature.inputs)})")
-    for name in signature.inputs:
-        if name not in inputs and name not in OPTIONAL_INPUTS:
-            raise _Problem(["inputs"], f"{op} needs input {name!r}")
-    _check_leaves(inputs, params, signature.integer_inputs)
-    if params.get("reduction", "mean") not in REDUCTIONS:
-        raise _Problem(["params", "reduction"], f"reduction {params['reduction']!r} is not one of {REDUCTIONS}")
+    _check_vocabulary(op, params, inputs)
+    _check_inputs(op, inputs)
+    _check_params(op, params)
     case = Case(
         id=case_id,
         description=str(entry["description"]),
         provenance=str(entry["provenance"]),
-        op=op,
+        op=op.name,
         params=params,
         inputs=inputs,
         dtypes=tuple(entry.get("dtypes") or DEFAULT_DTYPES),
@@ -333,67 +323,83 @@ def _build(path: Path, line: int, case_id: str, entry: Mapping[str, Any], bound:
         sweep=dict(bound),
         template=str(entry["id"]),
     )
-    array_params = {k: v for k, v in params.items() if k in ARRAY_PARAMS}
-    for section, mapping in (("inputs", inputs), ("params", array_params)):
-        for name, data in mapping.items():
-            if _ragged(data):
-                raise _Problem([section, name], f"{section}.{name} is not a rectangular array")
     for dtype in case.dtypes:
-        _, arrays = case.materialize(dtype)
-        _check_shapes(op, arrays, params)
+        case_params, arrays = case.materialize(dtype)
+        try:
+            op.check(op.with_defaults(case_params), arrays)
+        except InvalidInput as problem:
+            raise _Problem(list(problem.where), str(problem)) from None
     return case
 
 
-def _check_leaves(inputs: Mapping[str, Any], params: Mapping[str, Any], integer_inputs: tuple[str, ...]) -> None:
-    def leaves(data: Any, where: list[str | int]) -> Iterable[tuple[Any, list[str | int]]]:
-        if isinstance(data, list):
-            for i, item in enumerate(data):
-                yield from leaves(item, [*where, i])
-        else:
-            yield data, where
+def _check_vocabulary(op: OpDefinition, params: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
+    for name in params:
+        if name not in op.param_names:
+            takes = ", ".join(op.param_names) or "none"
+            raise _Problem(["params", name], f"{op.name} takes no param {name!r} (params it takes: {takes})")
+    for name in inputs:
+        if name not in op.input_names:
+            raise _Problem(
+                ["inputs", name], f"{op.name} takes no input {name!r} (it takes: {', '.join(op.input_names)})"
+            )
+    for name in op.required_inputs:
+        if name not in inputs:
+            raise _Problem(["inputs"], f"{op.name} needs input {name!r}")
 
-    for name, data in inputs.items():
-        if generators.is_generator(data):
-            try:
-                generators.check(data)
-            except values.ValueSyntaxError as error:
-                raise _Problem(["inputs", name], str(error)) from None
+
+def _leaves(data: Any, where: list[str | int]) -> Iterable[tuple[Any, list[str | int]]]:
+    if isinstance(data, list):
+        for i, item in enumerate(data):
+            yield from _leaves(item, [*where, i])
+    else:
+        yield data, where
+
+
+def _check_array(data: Any, where: list[str | int], labels: bool) -> None:
+    """A rectangular array (or a generator) of the value grammar, or of integer labels."""
+    if generators.is_generator(data):
+        try:
+            generators.check(data)
+        except values.ValueSyntaxError as error:
+            raise _Problem(where, str(error)) from None
+        return
+    if _ragged(data):
+        raise _Problem(where, f"{'.'.join(map(str, where))} is not a rectangular array")
+    for leaf, at in _leaves(data, where):
+        if labels:
+            if not isinstance(leaf, int) or isinstance(leaf, bool):
+                raise _Problem(at, f"{where[-1]} holds integer class labels, got {leaf!r}")
             continue
-        for leaf, where in leaves(data, ["inputs", name]):
-            if name in integer_inputs:
-                if not isinstance(leaf, int) or isinstance(leaf, bool):
-                    raise _Problem(where, f"{name} holds integer class labels, got {leaf!r}")
-                continue
+        try:
+            values.check(leaf)
+        except values.ValueSyntaxError as error:
+            raise _Problem(at, str(error)) from None
+
+
+def _check_inputs(op: OpDefinition, inputs: Mapping[str, Any]) -> None:
+    for spec in op.inputs:
+        if spec.name in inputs:
+            _check_array(inputs[spec.name], ["inputs", spec.name], spec.kind == InputKind.LABELS)
+
+
+def _check_params(op: OpDefinition, params: Mapping[str, Any]) -> None:
+    """Each param's type and range, as its definition states them."""
+    for name, value in params.items():
+        param = op.param(name)
+        where: list[str | int] = ["params", name]
+        if param.kind == ParamKind.FLAG and not isinstance(value, bool):
+            raise _Problem(where, f"{name} is true or false, not {value!r}")
+        if param.kind == ParamKind.INTEGER and (not isinstance(value, int) or isinstance(value, bool)):
+            raise _Problem(where, f"{name} is an integer, not {value!r}")
+        if param.kind == ParamKind.CHOICE and value not in param.choices:
+            raise _Problem(where, f"{name} {value!r} is not one of {', '.join(param.choices)}")
+        if param.kind == ParamKind.WEIGHTS:
+            _check_array(value, where, labels=False)
+        if param.kind == ParamKind.VALUE:
             try:
-                values.check(leaf)
+                exact = values.resolve(value, FORMATS["float64"])
             except values.ValueSyntaxError as error:
                 raise _Problem(where, str(error)) from None
-    for name in (*ARRAY_PARAMS, "label_smoothing"):
-        if name in params:
-            for leaf, where in leaves(params[name], ["params", name]):
-                try:
-                    values.check(leaf)
-                except values.ValueSyntaxError as error:
-                    raise _Problem(where, str(error)) from None
-
-
-def _check_shapes(op: str, arrays: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> None:
-    pred = arrays.get("y_pred", arrays.get("x"))
-    assert pred is not None
-    if op == "binary_crossentropy" and arrays["y_true"].shape != pred.shape:
-        raise _Problem(["inputs"], f"y_true shape {arrays['y_true'].shape} differs from y_pred shape {pred.shape}")
-    if op in ("categorical_crossentropy", "sparse_categorical_crossentropy", "log_softmax", "softmax", "logsumexp"):
-        axis = params.get("axis", -1)
-        if pred.ndim == 0 or not -pred.ndim <= axis < pred.ndim:
-            raise _Problem(
-                ["params", "axis"] if "axis" in params else ["inputs"],
-                f"axis {axis} does not exist in an input of shape {pred.shape}",
-            )
-    if op == "categorical_crossentropy" and arrays["y_true"].shape != pred.shape:
-        raise _Problem(["inputs"], f"y_true shape {arrays['y_true'].shape} differs from y_pred shape {pred.shape}")
-    if op == "sparse_categorical_crossentropy":
-        expected = np.delete(np.array(pred.shape), params.get("axis", -1)).tolist()
-        if list(arrays["y_true"].shape) != expected:
-            raise _Problem(
-                ["inputs", "y_true"], f"labels of shape {arrays['y_true'].shape} do not fit y_pred {pred.shape}"
-            )
+            problem = param.check_number(exact)
+            if problem is not None:
+                raise _Problem(where, problem)

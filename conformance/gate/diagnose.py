@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from conformance.report.records import ResultRecord
 from oracle.formats import FORMATS
+from oracle.ops import definition
 
 
 def _floats(value: Any) -> np.ndarray:
@@ -27,10 +29,11 @@ def _floats(value: Any) -> np.ndarray:
     return np.asarray(convert(value), dtype=np.float64).ravel()
 
 
-def diagnose(record: dict[str, Any]) -> str:
+def diagnose(record: ResultRecord) -> str:
     actual, expected = _floats(record["actual"]), _floats(record["expected"])
-    prediction = _floats(record["inputs"].get("y_pred", record["inputs"].get("x")))
-    logits = bool(record["params"].get("from_logits", False)) or "x" in record["inputs"]
+    op = definition(record["op"])
+    prediction = _floats(record["inputs"][op.prediction])
+    logits = bool(op.with_defaults(record["params"]).get("from_logits", not op.is_loss))
     dtype, quantity = record["dtype"], record["quantity"]
     returned = record.get("returned_dtype")
     if (

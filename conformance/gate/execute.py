@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,27 +24,21 @@ from typing import Any
 import yaml
 
 import oracle
-from conformance.adapters import loaded
+from conformance.adapters import borrowed
 from conformance.adapters.custom import ENVIRONMENT, FRAMEWORKS, implementation_for
 from conformance.corpus import cases as case_files
+from conformance.judge.answers import OracleAnswers
 from conformance.judge.verdicts import Judge
-from conformance.pipeline import OracleMemo, environment, sort_key, summarize
+from conformance.pipeline import environment
+from conformance.report.records import ReportDocument, ResultRecord, Verdict, build_report, summarize
 from conformance.run.runner import DEFAULT_TIMEOUT, RawResult, materialize_all, run_framework
-from oracle.signatures import LOSSES, SIGNATURES
+from conformance.run.wire import Status
+from oracle.ops import InvalidInput, OpDefinition, definition
 
 from .diagnose import diagnose
 
 BUNDLED_CASES = case_files.BUNDLED_CASES
 DEFAULT_DTYPES = ("float32", "float64")
-#: Params that change what the function computes: a case applies only if it uses the same.
-FIXED_PARAMS = {
-    "from_logits": False,
-    "label_smoothing": 0,
-    "sample_weight": None,
-    "class_weight": None,
-    "ignore_index": None,
-    "axis": -1,
-}
 
 
 class GateUsageError(ValueError):
@@ -72,39 +66,57 @@ def reference_variants(reference: str) -> tuple[str, ...]:
 def gate_cases(
     op: str, params: Mapping[str, Any], dtypes: Sequence[str], paths: Sequence[Path] = (BUNDLED_CASES,)
 ) -> list[case_files.Case]:
-    """The corpus cases the function can be judged on, scored with its own reduction."""
-    if op not in SIGNATURES:
-        raise GateUsageError(f"unknown op {op!r}; known: {', '.join(SIGNATURES)}")
-    unknown = set(params) - set(SIGNATURES[op].params)
+    """The corpus cases the function can be judged on: those whose params (every param of the op
+    but the reduction, which is the function's own) are the ones declared."""
+    op_definition = _definition(op)
+    unknown = set(params) - set(op_definition.param_names)
     if unknown:
         raise GateUsageError(f"{op} takes no param {', '.join(sorted(unknown))}")
+    fixed = [p.name for p in op_definition.params if p.name != "reduction"]
+    declared = _values(op_definition, params, fixed)
     selected = []
     for case in case_files.load(paths).cases:
-        if case.op != op or any(_value(case.params, k) != _value(params, k) for k in FIXED_PARAMS):
+        if case.op != op or _values(op_definition, case.params, fixed) != declared:
             continue
         chosen = tuple(d for d in case.dtypes if d in dtypes)
         if not chosen:
             continue
         case_params = dict(case.params)
-        if op in LOSSES:
-            case_params["reduction"] = params.get("reduction", "mean")
+        if op_definition.is_loss:
+            case_params["reduction"] = op_definition.with_defaults(params)["reduction"]
         selected.append(dataclasses.replace(case, params=case_params, dtypes=chosen))
     return selected
 
 
-def _value(params: Mapping[str, Any], key: str) -> Any:
-    value = params.get(key, FIXED_PARAMS[key])
-    return json.dumps(value, sort_keys=True, default=str)
+def _definition(op: str) -> OpDefinition:
+    try:
+        return definition(op)
+    except InvalidInput as problem:
+        raise GateUsageError(str(problem)) from None
+
+
+def _values(op: OpDefinition, params: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    complete = op.with_defaults(params)
+    return [json.dumps(complete[name], sort_keys=True, default=str) for name in names]
+
+
+def _modes(op: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    op_definition = _definition(op)
+    complete = op_definition.with_defaults(params)
+    return {p.name: complete[p.name] for p in op_definition.mode_params}
 
 
 @dataclass
 class GateResult:
-    records: list[dict[str, Any]]
-    report: dict[str, Any] = field(default_factory=dict)
+    report: ReportDocument
 
     @property
-    def failures(self) -> list[dict[str, Any]]:
-        return [r for r in self.records if r["verdict"] not in ("pass", "unsupported")]
+    def records(self) -> list[ResultRecord]:
+        return self.report["results"]
+
+    @property
+    def failures(self) -> list[ResultRecord]:
+        return [r for r in self.records if r["verdict"] not in (Verdict.PASS, Verdict.UNSUPPORTED)]
 
     @property
     def ok(self) -> bool:
@@ -118,7 +130,7 @@ class GateResult:
                 f"  inputs:   {json.dumps(record['inputs'])}",
                 f"  exact:    {json.dumps(record['exact'])}",
                 f"  returned: {json.dumps(record['actual'])}  ({record['max_ulp_error']} ulp)",
-                f"  diagnosis: {record['diagnosis']}",
+                f"  diagnosis: {record.get('diagnosis', '')}",
             ]
         if len(self.failures) > limit:
             lines.append(f"... and {len(self.failures) - limit} more (see the JSON report)")
@@ -132,21 +144,12 @@ class GateResult:
 
 
 def _judge(raws: Sequence[RawResult], variants: tuple[str, ...], frameworks: Sequence[Any]) -> GateResult:
-    judge = Judge(OracleMemo(oracle_cache()), registry=[], reference=variants)
+    judge = Judge(OracleAnswers(oracle_cache()), registry=[], reference=variants)
     records = [record for raw in raws for record in judge.judge(raw)]
     for record in records:
-        record["diagnosis"] = diagnose(record) if record["verdict"] not in ("pass", "unsupported") else ""
-    records.sort(key=sort_key)
-    report = {
-        "schema_version": 1,
-        "created": "",
-        "environment": environment(list(frameworks)),
-        "results": records,
-        "summary": summarize(records),
-        "divergences": [],
-        "case_errors": [],
-    }
-    return GateResult(records, report)
+        good = record["verdict"] in (Verdict.PASS, Verdict.UNSUPPORTED)
+        record["diagnosis"] = "" if good else diagnose(record)
+    return GateResult(build_report(records, environment(list(frameworks))))
 
 
 def oracle_cache() -> Any:
@@ -180,7 +183,7 @@ def run(
         "op": op,
         "args": args,
         "name": target,
-        "from_logits": bool(params.get("from_logits", False)) if op in LOSSES else None,
+        "mode": _modes(op, params),
     }
     spec = "conformance.adapters.custom:from_environment"
     found, raws = run_framework(
@@ -201,34 +204,30 @@ def check_loss(
     args: str = "true,pred",
     **params: Any,
 ) -> GateResult:
-    """Gate a function object from Python; it runs in this process (no crash isolation)."""
+    """Gate a function object from Python.
+
+    It runs in this process, where the function object lives (so without the CLI's crash
+    isolation), and leaves the caller's framework settings as they were: no thread counts or
+    TF32 switches are touched, and JAX's float64 is enabled only while the cases run.
+    """
+    if framework not in FRAMEWORKS:
+        raise GateUsageError(f"the gate runs {', '.join(FRAMEWORKS)} functions, not {framework!r}")
     variants = reference_variants(reference)
     selected = gate_cases(op, params, dtypes)
-    inner = _framework_adapter(framework)
-    from_logits = bool(params.get("from_logits", False)) if op in LOSSES else None
-    implementation = implementation_for(fn, getattr(fn, "__qualname__", "loss"), op, from_logits, args)
+    implementation = implementation_for(fn, getattr(fn, "__qualname__", "loss"), op, _modes(op, params), args)
+    by_id = {case.id: case for case in selected}
     raws = []
-    for (case_id, dtype), (case_params, inputs) in materialize_all(selected).items():
-        case = next(c for c in selected if c.id == case_id)
-        raw = RawResult(case, dtype, f"custom[{framework}]", implementation.describe(), "ok", case_params, inputs)
-        try:
-            outcome = inner.run(implementation, case_params, inputs, dtype)
-        except Exception as error:  # the user's function raising is a verdict
-            raw.status, raw.message = "error", f"{type(error).__name__}: {error}"
-        else:
-            raw.value, raw.value_dtype, raw.grad, raw.grad_dtype = (
-                outcome.value,
-                outcome.value_dtype,
-                outcome.grad,
-                outcome.grad_dtype,
+    with borrowed(framework) as inner:
+        for (case_id, dtype), (case_params, inputs) in materialize_all(selected).items():
+            raw = RawResult(
+                by_id[case_id], dtype, f"custom[{framework}]", implementation.describe(), Status.OK, case_params, inputs
             )
-        raws.append(raw)
+            try:
+                outcome = inner.run(implementation, case_params, inputs, dtype)
+            except Exception as error:  # the user's function raising is a verdict
+                raw.status, raw.message = Status.ERROR, f"{type(error).__name__}: {error}"
+            else:
+                raw.value, raw.value_dtype = outcome.value, outcome.value_dtype
+                raw.grad, raw.grad_dtype = outcome.grad, outcome.grad_dtype
+            raws.append(raw)
     return _judge(raws, variants, [])
-
-
-@functools.cache
-def _framework_adapter(framework: str) -> Any:
-    try:
-        return loaded(framework)
-    except ValueError:
-        raise GateUsageError(f"the gate runs {', '.join(FRAMEWORKS)} functions, not {framework!r}") from None

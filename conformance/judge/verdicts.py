@@ -27,8 +27,11 @@ import yaml
 
 import oracle
 from conformance.corpus.cases import Case
+from conformance.report.records import GOOD, ResultRecord, Verdict
 from conformance.run.runner import RawResult
+from conformance.run.wire import Status
 
+from .answers import OracleFailure
 from .scoring import Score, score, tolerance
 
 OracleLookup = Callable[[Case, str, tuple[str, ...]], oracle.OracleResult]
@@ -96,7 +99,7 @@ class Judge:
     #: Judge against these variants instead of the ideal (the gate's --reference).
     reference: tuple[str, ...] = ()
 
-    def judge(self, raw: RawResult) -> list[dict[str, Any]]:
+    def judge(self, raw: RawResult) -> list[ResultRecord]:
         """One record per quantity (value, grad) in report.json's result format."""
         records = []
         for quantity in ("value", "grad"):
@@ -110,18 +113,20 @@ class Judge:
             records.append(record)
         return records
 
-    def _decide(self, raw: RawResult, quantity: str, record: dict[str, Any]) -> None:
+    def _decide(self, raw: RawResult, quantity: str, record: ResultRecord) -> None:
         case = raw.case
-        if raw.status != "ok":
-            record["verdict"] = raw.status
-            if raw.status == "error" and case.expect in ("error", "error_or_nan"):
-                record.update(verdict="pass", message=f"raised, as the case expects: {raw.message}")
-            elif raw.status == "error":
+        if raw.status != Status.OK:
+            record["verdict"] = Verdict(raw.status)
+            if raw.status == Status.ERROR and case.expect in ("error", "error_or_nan"):
+                record.update({"verdict": Verdict.PASS, "message": f"raised, as the case expects: {raw.message}"})
+            elif raw.status == Status.ERROR:
                 self._registered(raw, quantity, record)
             return
         actual = raw.value if quantity == "value" else raw.grad
         if actual is None:
-            record.update(verdict="unsupported", message="no gradient: the implementation has no autodiff")
+            record.update(
+                {"verdict": Verdict.UNSUPPORTED, "message": "no gradient: the implementation has no autodiff"}
+            )
             return
         record["actual"] = json_array(actual)
         if case.expect is not None:
@@ -129,26 +134,30 @@ class Judge:
             ok = case.expect in ("nan", "error_or_nan") and is_nan
             expected = {"error": "an error", "nan": "NaN", "error_or_nan": "an error or NaN"}[case.expect]
             got = "NaN" if is_nan else "a number"
-            record.update(verdict="pass" if ok else "fail", message=f"the case expects {expected}; got {got}")
+            record.update(
+                {"verdict": Verdict.PASS if ok else Verdict.FAIL, "message": f"the case expects {expected}; got {got}"}
+            )
             if not ok:
                 self._registered(raw, quantity, record)
             return
         try:
             ideal = self.oracle_result(case, raw.dtype, self.reference)
         except oracle.InvalidInput as problem:
-            record.update(verdict="error", message=f"the case has no valid answer ({problem}) and no expect:")
+            record.update(
+                {"verdict": Verdict.ERROR, "message": f"the case has no valid answer ({problem}) and no expect:"}
+            )
             return
-        except Exception as problem:  # the oracle's own failure, recorded against the case
-            record.update(verdict="error", message=str(problem))
+        except OracleFailure as problem:  # the oracle's own failure, recorded against the case
+            record.update({"verdict": Verdict.ERROR, "message": str(problem)})
             return
         bounds = tolerance(quantity, raw.dtype, case.tolerance)
-        floor = _scale_floor(raw) if quantity == "grad" else 1.0
+        floor = raw.case.definition.gradient_scale(raw.params, raw.inputs) if quantity == "grad" else 1.0
         ideal_score = _score(actual, ideal, quantity, raw.dtype, bounds, floor)
         _fill(record, ideal, quantity, ideal_score)
         if self.reference:
             record["semantics"] = "+".join(self.reference)
         if ideal_score.passed:
-            record["verdict"] = "pass"
+            record["verdict"] = Verdict.PASS
             return
         declared = tuple(raw.implementation.get("semantics", ()))
         # The smallest set of declared variants that explains the result is the one worth naming.
@@ -156,35 +165,39 @@ class Judge:
             for variants in itertools.combinations(declared, size):
                 try:
                     documented = self.oracle_result(case, raw.dtype, variants)
-                except Exception:  # no variant answer: the variant cannot explain the result
+                except (oracle.InvalidInput, OracleFailure):  # no variant answer: it cannot explain the result
                     continue
                 if _score(actual, documented, quantity, raw.dtype, bounds, floor).passed:
                     record.update(
-                        verdict="documented",
-                        semantics="+".join(variants),
-                        documented_expected=json_array(getattr(documented, quantity)),
-                        message=f"explained by {', '.join(variants)}: {_explain(variants)} "
-                        f"(against the ideal: {ideal_score.summary()})",
+                        {
+                            "verdict": Verdict.DOCUMENTED,
+                            "semantics": "+".join(variants),
+                            "documented_expected": json_array(getattr(documented, quantity)),
+                            "message": f"explained by {', '.join(variants)}: {_explain(variants)} "
+                            f"(against the ideal: {ideal_score.summary()})",
+                        }
                     )
                     return
-        record["verdict"] = "fail"
+        record["verdict"] = Verdict.FAIL
         self._registered(raw, quantity, record)
 
-    def _registered(self, raw: RawResult, quantity: str, record: dict[str, Any]) -> None:
+    def _registered(self, raw: RawResult, quantity: str, record: ResultRecord) -> None:
         for entry in self.registry:
             if entry.matches(raw.implementation["name"], raw.case.id, raw.dtype, quantity, record.get("failing")):
                 entry.matched += 1
                 entry.still_failing += 1
                 record.update(
-                    verdict="xfail",
-                    message=f"known divergence: {entry.reason} ({entry.link}); " + record.get("message", ""),
+                    {
+                        "verdict": Verdict.XFAIL,
+                        "message": f"known divergence: {entry.reason} ({entry.link}); " + record.get("message", ""),
+                    }
                 )
                 return
 
-    def note_passes(self, records: list[dict[str, Any]]) -> None:
+    def note_passes(self, records: list[ResultRecord]) -> None:
         """Count registry entries that match results which now pass (to report them fixed)."""
         for record in records:
-            if record["verdict"] not in ("pass", "documented"):
+            if record["verdict"] not in GOOD:
                 continue
             for entry in self.registry:
                 if entry.matches(record["implementation"], record["case"], record["dtype"], record["quantity"]):
@@ -194,20 +207,6 @@ class Judge:
 def _explain(variants: tuple[str, ...]) -> str:
     table = oracle.variants()
     return " ".join(table[name].description for name in variants if name in table)
-
-
-def _scale_floor(raw: RawResult) -> float:
-    """1/N for a mean over N samples; the largest |cotangent| otherwise (1 by default)."""
-    if raw.case.params.get("reduction", "mean") == "mean" and raw.case.op.endswith("crossentropy"):
-        prediction = raw.inputs["y_pred"]
-        samples = (
-            prediction.size
-            if raw.case.op == "binary_crossentropy"
-            else prediction.size // max(prediction.shape[int(raw.case.params.get("axis", -1))], 1)
-        )
-        return 1.0 / max(samples, 1)
-    cotangent = raw.inputs.get("cotangent")
-    return float(np.max(np.abs(cotangent))) if cotangent is not None and cotangent.size else 1.0
 
 
 def _score(
@@ -223,7 +222,7 @@ def _score(
     return score(actual, expected, exact, dtype, bounds, floor)
 
 
-def _fill(record: dict[str, Any], result: oracle.OracleResult, quantity: str, scored: Score) -> None:
+def _fill(record: ResultRecord, result: oracle.OracleResult, quantity: str, scored: Score) -> None:
     record["expected"] = json_array(result.value if quantity == "value" else result.grad)
     exact = result.value_exact if quantity == "value" else result.grad_exact
     shape = (result.value if quantity == "value" else result.grad).shape
@@ -239,7 +238,7 @@ def _fill(record: dict[str, Any], result: oracle.OracleResult, quantity: str, sc
     record["message"] = scored.summary()
 
 
-def _base_record(raw: RawResult, quantity: str) -> dict[str, Any]:
+def _base_record(raw: RawResult, quantity: str) -> ResultRecord:
     case = raw.case
     return {
         "case": case.id,
@@ -249,7 +248,7 @@ def _base_record(raw: RawResult, quantity: str) -> dict[str, Any]:
         "implementation": raw.implementation["name"],
         "dtype": raw.dtype,
         "quantity": quantity,
-        "verdict": "",
+        "verdict": Verdict.UNSUPPORTED,
         "inputs": {name: json_array(array) for name, array in raw.inputs.items()},
         "expected": None,
         "exact": None,

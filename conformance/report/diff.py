@@ -8,21 +8,19 @@ names, so two framework versions can be compared directly.
 
 from __future__ import annotations
 
-from typing import Any
-
-GOOD = ("pass", "documented")
-BAD = ("fail", "xfail", "error", "timeout", "crash")
+from .records import BAD, GOOD, ReportDocument, ResultRecord
 
 Key = tuple[str, str, str, str]
+Change = tuple[Key, ResultRecord, ResultRecord]
 
 
-def _index(report: dict[str, Any]) -> dict[Key, dict[str, Any]]:
+def _index(report: ReportDocument) -> dict[Key, ResultRecord]:
     return {(r["case"], r["implementation"], r["dtype"], r["quantity"]): r for r in report["results"]}
 
 
-def compare(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[tuple[Key, dict[str, Any], dict[str, Any]]]]:
+def compare(old: ReportDocument, new: ReportDocument) -> dict[str, list[Change]]:
     before, after = _index(old), _index(new)
-    changes: dict[str, list[tuple[Key, dict[str, Any], dict[str, Any]]]] = {
+    changes: dict[str, list[Change]] = {
         "regressions": [],
         "fixes": [],
         "changed": [],
@@ -38,7 +36,7 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[tuple[Ke
     return changes
 
 
-def describe(changes: dict[str, list[tuple[Key, dict[str, Any], dict[str, Any]]]]) -> str:
+def describe(changes: dict[str, list[Change]]) -> str:
     lines = []
     for kind in ("regressions", "fixes", "changed"):
         lines.append(f"{len(changes[kind])} {kind}")

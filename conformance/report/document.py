@@ -1,23 +1,29 @@
-"""Writing a run's reports: report.json (the source of truth), junit.xml, report.html.
+"""Reading and writing a run's reports: report.json (the source of truth), junit.xml, report.html.
 
 Every presentation is rendered from the JSON document alone, never from live objects,
-so ``conformance report report.json`` can redo the HTML of any past run.
+so ``conformance report report.json`` can redo the HTML of any past run. Files are written
+whole or not at all (a temporary file renamed into place).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
+import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from xml.etree import ElementTree
 
 import jsonschema
 
 from . import html as html_report
+from .records import PROBLEMS, VERDICT_ORDER, ReportDocument, Verdict
 
-PROBLEMS = ("fail", "error", "timeout", "crash")
+
+class ReportError(ValueError):
+    """A report file that cannot be read or is not a report: one line naming the file."""
 
 
 @functools.cache
@@ -27,26 +33,57 @@ def report_schema() -> dict[str, Any]:
     return loaded
 
 
-def validate(report: dict[str, Any]) -> None:
+def validate(report: Any) -> None:
     jsonschema.Draft202012Validator(report_schema()).validate(report)
 
 
-def write_all(report: dict[str, Any], folder: Path) -> dict[str, Path]:
+def read(path: Path) -> ReportDocument:
+    """A report.json, checked against its schema; :class:`ReportError` says why it is not one."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as problem:
+        raise ReportError(f"{path}: cannot read: {problem.strerror or problem}") from None
+    except UnicodeDecodeError:
+        raise ReportError(f"{path}: not a report: not UTF-8 text") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as problem:
+        raise ReportError(f"{path}: not a report: invalid JSON at line {problem.lineno}: {problem.msg}") from None
+    try:
+        validate(document)
+    except jsonschema.ValidationError as problem:
+        where = "/".join(str(p) for p in problem.absolute_path) or "the document"
+        raise ReportError(f"{path}: not a report: {where}: {problem.message}") from None
+    return cast(ReportDocument, document)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a whole file or nothing: readers (and a killed run) never see half of one."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_all(report: ReportDocument, folder: Path) -> dict[str, Path]:
     """Write the reports; wall times go to timings.json so that report.json of two runs on
     the same inputs differs only in ``created``."""
     folder.mkdir(parents=True, exist_ok=True)
-    report = dict(report)
-    timings = report.pop("timings", None)
+    document = cast(ReportDocument, {k: v for k, v in report.items() if k != "timings"})
     paths = {"json": folder / "report.json", "junit": folder / "junit.xml", "html": folder / "report.html"}
-    paths["json"].write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    if timings is not None:
-        (folder / "timings.json").write_text(json.dumps(timings, indent=1) + "\n", encoding="utf-8")
-    paths["junit"].write_text(junit(report), encoding="utf-8")
-    paths["html"].write_text(html_report.render(report), encoding="utf-8")
+    write_text(paths["json"], json.dumps(document, indent=1, allow_nan=False) + "\n")
+    if "timings" in report:
+        write_text(folder / "timings.json", json.dumps(report["timings"], indent=1) + "\n")
+    write_text(paths["junit"], junit(document))
+    write_text(paths["html"], html_report.render(document))
     return paths
 
 
-def junit(report: dict[str, Any]) -> str:
+def junit(report: ReportDocument) -> str:
     """One testsuite per framework, one testcase per result; unsupported ones are skipped."""
     root = ElementTree.Element("testsuites", name="loss-conformance")
     suites: dict[str, ElementTree.Element] = {}
@@ -58,13 +95,13 @@ def junit(report: dict[str, Any]) -> str:
         testcase = ElementTree.SubElement(suite, "testcase", classname=result["op"], name=name)
         verdict = result["verdict"]
         if verdict in PROBLEMS:
-            tag = "failure" if verdict == "fail" else "error"
+            tag = "failure" if verdict == Verdict.FAIL else "error"
             ElementTree.SubElement(
                 testcase, tag, type=verdict, message=result["message"][:500]
             ).text = f"exact: {result['exact']}\nactual: {result['actual']}\nmax ulp error: {result['max_ulp_error']}"
-        elif verdict == "unsupported":
+        elif verdict == Verdict.UNSUPPORTED:
             ElementTree.SubElement(testcase, "skipped", message=result["message"][:500])
-        elif verdict in ("documented", "xfail"):
+        elif verdict in (Verdict.DOCUMENTED, Verdict.XFAIL):
             ElementTree.SubElement(testcase, "system-out").text = f"{verdict}: {result['message']}"
     for suite in suites.values():
         cases = suite.findall("testcase")
@@ -76,8 +113,8 @@ def junit(report: dict[str, Any]) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
 
 
-def terminal_summary(report: dict[str, Any]) -> str:
-    verdicts = ["pass", "documented", "xfail", "fail", "error", "timeout", "crash", "unsupported"]
+def terminal_summary(report: ReportDocument) -> str:
+    verdicts = [*reversed(VERDICT_ORDER[:-1]), Verdict.UNSUPPORTED]  # pass first, unsupported last
     rows = report["summary"]["frameworks"]
     width = max([len("framework"), *map(len, rows)])
     lines = [f"{'framework':<{width}} " + " ".join(f"{v:>11}" for v in verdicts)]

@@ -12,17 +12,19 @@ import json
 import math
 from typing import Any
 
-SHOWN = ("xfail", "documented")
+from .records import ReportDocument, ResultRecord, Verdict
+
+SHOWN = (Verdict.XFAIL, Verdict.DOCUMENTED)
 
 
-def _key(record: dict[str, Any]) -> str:
-    if record["verdict"] == "documented":
+def _key(record: ResultRecord) -> str:
+    if record["verdict"] == Verdict.DOCUMENTED:
         return f"documented: {record['semantics']}"
     message: str = record["message"]
     return message.split(" (http")[0].removeprefix("known divergence: ")
 
 
-def _severity(record: dict[str, Any]) -> float:
+def _severity(record: ResultRecord) -> float:
     ulp = record["max_ulp_error"]
     if isinstance(ulp, int | float):
         return float(ulp)
@@ -34,8 +36,8 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def table(report: dict[str, Any]) -> str:
-    groups: dict[str, list[dict[str, Any]]] = {}
+def table(report: ReportDocument) -> str:
+    groups: dict[str, list[ResultRecord]] = {}
     for record in report["results"]:
         if record["verdict"] in SHOWN:
             groups.setdefault(_key(record), []).append(record)

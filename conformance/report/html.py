@@ -23,16 +23,17 @@ from typing import Any
 
 from oracle.formats import DTYPES as FORMAT_ORDER
 
-VERDICT_ORDER = ["crash", "timeout", "error", "fail", "xfail", "documented", "pass", "unsupported"]
-COLOURS = {
-    "pass": "#2e7d32",
-    "documented": "#1565c0",
-    "xfail": "#8e24aa",
-    "fail": "#c62828",
-    "error": "#ef6c00",
-    "timeout": "#6d4c41",
-    "crash": "#000000",
-    "unsupported": "#9e9e9e",
+from .records import VERDICT_ORDER, ReportDocument, ResultRecord, Verdict
+
+COLOURS: dict[str, str] = {
+    Verdict.PASS: "#2e7d32",
+    Verdict.DOCUMENTED: "#1565c0",
+    Verdict.XFAIL: "#8e24aa",
+    Verdict.FAIL: "#c62828",
+    Verdict.ERROR: "#ef6c00",
+    Verdict.TIMEOUT: "#6d4c41",
+    Verdict.CRASH: "#000000",
+    Verdict.UNSUPPORTED: "#9e9e9e",
 }
 DTYPES = list(FORMAT_ORDER)
 
@@ -78,7 +79,7 @@ new URLSearchParams(location.search).forEach((value,key)=>{
 
 
 def _worst(verdicts: list[str]) -> str:
-    return min(verdicts, key=VERDICT_ORDER.index) if verdicts else "unsupported"
+    return min(verdicts, key=VERDICT_ORDER.index) if verdicts else Verdict.UNSUPPORTED
 
 
 def _fmt(value: Any) -> str:
@@ -96,11 +97,11 @@ def _select(name: str, label: str, options: list[str]) -> str:
     return f'<label>{label}<select id="f-{name}"><option value="">all</option>{choices}</select></label>'
 
 
-def render(report: dict[str, Any]) -> str:
+def render(report: ReportDocument) -> str:
     results = report["results"]
     implementations = sorted({(r["framework"], r["implementation"]) for r in results})
-    by_cell: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_cell: dict[tuple[str, str, str], list[ResultRecord]] = defaultdict(list)
+    by_case: dict[str, list[ResultRecord]] = defaultdict(list)
     for r in results:
         by_cell[(r["case"], r["dtype"], r["implementation"])].append(r)
         by_case[r["case"]].append(r)
@@ -127,7 +128,7 @@ def render(report: dict[str, Any]) -> str:
         _select("op", "op", ops),
         _select("framework", "framework", frameworks),
         _select("dtype", "dtype", DTYPES),
-        _select("verdict", "verdict", VERDICT_ORDER),
+        _select("verdict", "verdict", list(VERDICT_ORDER)),
         ' <span class=muted><span id="shown"></span> rows shown</span></div>',
         _matrix(by_cell, implementations, by_case),
         "<h2>Cases</h2>",
@@ -139,7 +140,7 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _skips_and_registry(report: dict[str, Any]) -> str:
+def _skips_and_registry(report: ReportDocument) -> str:
     lines = [f"<li>skipped {escape(k)}: {escape(v)}</li>" for k, v in report["environment"].get("skipped", {}).items()]
     lines += [
         f"<li>known divergence <b>{escape(d['status'])}</b>: {escape(d['implementation'])} {escape(d['case'])}: "
@@ -152,9 +153,9 @@ def _skips_and_registry(report: dict[str, Any]) -> str:
 
 
 def _matrix(
-    by_cell: dict[tuple[str, str, str], list[dict[str, Any]]],
+    by_cell: dict[tuple[str, str, str], list[ResultRecord]],
     implementations: list[tuple[str, str]],
-    by_case: dict[str, list[dict[str, Any]]],
+    by_case: dict[str, list[ResultRecord]],
 ) -> str:
     head = "".join(
         f'<th class=impl data-col="{i}" data-framework="{escape(fw)}">{escape(name)}</th>'
@@ -199,7 +200,7 @@ def _anchor(case: str) -> str:
     return "case-" + "".join(c if c.isalnum() else "-" for c in case)
 
 
-def _detail(case: str, rows: list[dict[str, Any]]) -> str:
+def _detail(case: str, rows: list[ResultRecord]) -> str:
     first = rows[0]
     parts = [
         f'<section class=detail id="{escape(_anchor(case))}"><h3>{escape(case)}</h3>',
@@ -243,9 +244,9 @@ def _detail(case: str, rows: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
-def sweep_plots(report: dict[str, Any]) -> str:
+def sweep_plots(report: ReportDocument) -> str:
     """SVG plots of value and ULP error against the swept parameter, per sweep and dtype."""
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[ResultRecord]] = defaultdict(list)
     for r in report["results"]:
         if r.get("sweep_group") and len(r.get("sweep", {})) == 1 and r["quantity"] == "value":
             groups[r["sweep_group"]].append(r)
@@ -253,7 +254,7 @@ def sweep_plots(report: dict[str, Any]) -> str:
     for group, rows in sorted(groups.items()):
         out.append(f'<section id="{escape(_anchor("sweep-" + group))}"><h3>sweep {escape(group)}</h3>')
         for dtype in DTYPES:
-            in_dtype = [r for r in rows if r["dtype"] == dtype and r["verdict"] != "unsupported"]
+            in_dtype = [r for r in rows if r["dtype"] == dtype and r["verdict"] != Verdict.UNSUPPORTED]
             if not in_dtype:
                 continue
             out.append(f"<h4>{dtype}</h4>")
@@ -276,7 +277,7 @@ def _flatten(value: Any) -> list[Any]:
     return [value]
 
 
-def _plot(rows: list[dict[str, Any]], what: str, log: bool) -> str:
+def _plot(rows: list[ResultRecord], what: str, log: bool) -> str:
     """One small SVG: a line per implementation (and the exact value, for 'value')."""
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in rows:
@@ -284,7 +285,7 @@ def _plot(rows: list[dict[str, Any]], what: str, log: bool) -> str:
             x = float(next(iter(r["sweep"].values())))
         except ValueError:
             return ""  # a sweep over tokens (max, eps, ...) has no numeric axis
-        y = _number(r["actual"] if what == "value" else r[what])
+        y = _number(r["actual"] if what == "value" else r["max_ulp_error"])
         if y is not None:
             series[r["implementation"]].append((x, y))
         if what == "value":

@@ -10,53 +10,55 @@ fixes are written beside it (``diff.txt``, ``diff.json``) and summarised in the 
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from pathlib import Path
 from typing import Any
 
-from conformance.pipeline import merge
-
 from . import diff
+from .document import read
+from .records import ReportDocument, ResultRecord, merge
 
 
 def version_key(version: str) -> tuple[Any, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.findall(r"\d+|[a-z]+", version))
 
 
-def load(paths: list[Path]) -> list[tuple[str, dict[str, Any]]]:
+def load(paths: list[Path]) -> list[tuple[str, ReportDocument]]:
+    """Every report.json under ``paths`` (each checked: a broken one is a ReportError)."""
     found = []
     for path in paths:
         files = sorted(path.rglob("report.json")) if path.is_dir() else [path]
         for file in files:
-            found.append((file.parent.name, json.loads(file.read_text(encoding="utf-8"))))
+            found.append((file.parent.name, read(file)))
     return found
 
 
-def _tag(report: dict[str, Any]) -> dict[str, Any]:
+def _tag(report: ReportDocument) -> ReportDocument:
     versions = report["environment"]["frameworks"]
-    records = []
+    records: list[ResultRecord] = []
     for record in report["results"]:
         version = versions.get(record["framework"], "?").split(" ")[0]
-        records.append(
-            {
-                **record,
-                "implementation": f"{record['implementation']} @ {version}",
-                "framework": f"{record['framework']} {version}",
-            }
-        )
+        tagged: ResultRecord = {
+            **record,
+            "implementation": f"{record['implementation']} @ {version}",
+            "framework": f"{record['framework']} {version}",
+        }
+        records.append(tagged)
     return {**report, "results": records}
 
 
-def build(reports: list[tuple[str, dict[str, Any]]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def build(reports: list[tuple[str, ReportDocument]]) -> tuple[ReportDocument, list[dict[str, Any]]]:
     """The merged report and, per framework, the diffs of consecutive versions."""
     merged = merge([_tag(report) for _, report in reports])
-    by_framework: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    by_framework: dict[str, list[tuple[str, ReportDocument]]] = {}
     for _, report in reports:
         for framework, version in report["environment"]["frameworks"].items():
-            subset = {**report, "results": [r for r in report["results"] if r["framework"] == framework]}
+            subset: ReportDocument = {
+                **report,
+                "results": [r for r in report["results"] if r["framework"] == framework],
+            }
             by_framework.setdefault(framework, []).append((version.split(" ")[0], subset))
-    diffs = []
+    diffs: list[dict[str, Any]] = []
     for framework, versions in sorted(by_framework.items()):
         versions.sort(key=lambda item: version_key(item[0]))
         for (old_version, old), (new_version, new) in itertools.pairwise(versions):

@@ -1,6 +1,6 @@
 """Run cases on real frameworks: plan, dispatch to workers, collect raw outcomes.
 
-Scoring is not done here (see :mod:`conformance.scoring`): a raw result is what the
+Scoring is not done here (see :mod:`conformance.judge.scoring`): a raw result is what the
 framework returned, or why it returned nothing (error, timeout, crash, unsupported).
 """
 
@@ -19,6 +19,7 @@ from conformance.corpus.cases import Case
 
 from . import wire
 from .plan import assign
+from .wire import Status
 from .workers import Worker, WorkerFailure, run_tasks
 
 DEFAULT_TIMEOUT = 60.0
@@ -30,7 +31,7 @@ class RawResult:
     dtype: str
     framework: str
     implementation: dict[str, Any]
-    status: str  # ok | error | timeout | crash | unsupported
+    status: Status
     params: dict[str, Any]
     inputs: dict[str, np.ndarray]
     value: np.ndarray | None = None
@@ -127,7 +128,8 @@ def run_framework(
         if not handshake.get("ready"):
             framework.skipped = str(handshake.get("reason", "not available"))
             framework.unloadable = bool(handshake.get("unloadable"))
-            return framework, []
+            # Not installed is a skip; installed but broken costs every case an error, not silence.
+            return framework, _load_errors(framework, cases, inputs) if framework.unloadable else []
         framework.name, framework.version = handshake["name"], handshake["version"]
         framework.implementations = handshake["implementations"]
         framework.load_seconds = float(handshake.get("load_seconds", 0.0))
@@ -137,10 +139,11 @@ def run_framework(
                 if (case.id, dtype) not in inputs:
                     continue
                 params, arrays = inputs[(case.id, dtype)]
-                ndim = arrays.get("y_pred", arrays.get("x", np.zeros(0))).ndim
-                for assignment in assign(case, framework.implementations, framework.name, dtype, ndim):
+                op = case.definition
+                ndim = arrays[op.prediction].ndim
+                for assignment in assign(op, params, framework.implementations, framework.name, dtype, ndim):
                     result = RawResult(
-                        case, dtype, framework.name, dict(assignment.implementation), "unsupported", params, arrays
+                        case, dtype, framework.name, dict(assignment.implementation), Status.UNSUPPORTED, params, arrays
                     )
                     results.append(result)
                     if assignment.unsupported is not None:
@@ -166,10 +169,33 @@ def run_framework(
             worker.stop()
 
 
+def _load_errors(framework: Framework, cases: Sequence[Case], inputs: Materialized) -> list[RawResult]:
+    """One ``error`` per (case, dtype) for a framework whose adapter could not be loaded."""
+    errors = []
+    for case in cases:
+        for dtype in case.dtypes:
+            if (case.id, dtype) in inputs:
+                params, arrays = inputs[(case.id, dtype)]
+                implementation = {"name": f"{framework.spec}:(load)", "op": case.op, "semantics": [], "doc": ""}
+                errors.append(
+                    RawResult(
+                        case,
+                        dtype,
+                        framework.spec,
+                        implementation,
+                        Status.ERROR,
+                        params,
+                        arrays,
+                        message=framework.skipped,
+                    )
+                )
+    return errors
+
+
 def _absorb(result: RawResult, answer: dict[str, Any]) -> None:
-    result.status = answer["status"]
+    result.status = Status(answer["status"])
     result.message = answer.get("message", "")
-    if result.status == "ok":
+    if result.status == Status.OK:
         result.value = wire.decode(answer["value"])
         result.value_dtype = answer["value_dtype"]
         if "grad" in answer:

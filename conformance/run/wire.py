@@ -8,9 +8,20 @@ hex strings.
 from __future__ import annotations
 
 import base64
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
+
+
+class Status(StrEnum):
+    """What became of one framework call, as the worker and its parent say it (before judging)."""
+
+    OK = "ok"
+    ERROR = "error"  # the framework raised
+    TIMEOUT = "timeout"  # it hung and its worker was killed
+    CRASH = "crash"  # it killed its worker
+    UNSUPPORTED = "unsupported"  # never called: no native implementation of what the case needs
 
 
 def encode(array: Any) -> dict[str, Any]:

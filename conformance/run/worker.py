@@ -18,7 +18,7 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any, TextIO
 
-from conformance.adapters.base import ENTRY_POINT_GROUP, Adapter
+from conformance.adapters.base import ENTRY_POINT_GROUP, Adapter, declaration_problems
 
 from . import wire
 
@@ -75,6 +75,10 @@ def main(spec: str) -> int:
         _send(channel, {"ready": False, "reason": f"cannot load: {type(error).__name__}: {error}", "unloadable": True})
         return 0
     table = {implementation.name: implementation for implementation in adapter.implementations()}
+    problems = [problem for implementation in table.values() for problem in declaration_problems(implementation)]
+    if problems:
+        _send(channel, {"ready": False, "reason": "invalid adapter: " + "; ".join(problems), "unloadable": True})
+        return 0
     _send(
         channel,
         {

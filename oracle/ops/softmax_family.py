@@ -1,4 +1,4 @@
-"""Row formulas: the softmax family and categorical cross-entropy along one axis.
+"""The softmax family, along one axis: log_softmax, softmax, logsumexp.
 
 Every row is taken relative to its largest entry ``x_top``: with ``e_k = exp(x_k - x_top)``
 and ``rest = sum of e_k over k != top``, we have ``-log_softmax_k = (x_top - x_k) + log1p(rest)``,
@@ -8,17 +8,25 @@ exact and the Ziv loop never chases a cancellation that is not in the mathematic
 
 Non-finite rows get their limits: a -inf entry has probability 0; one +inf entry takes
 all the mass; two +inf entries, an all -inf row (for softmax) or a NaN have no limit: NaN.
+The categorical cross-entropies are built on :func:`decompose`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .interval import INF, NAN, NEG_INF, ONE, ZERO, Interval, fsum, hull, is_zero
-from .kernels import exp, log, log1p
-from .semantics import InFormat
+import numpy as np
+
+from oracle.interval import INF, NAN, NEG_INF, ONE, ZERO, Interval, fsum
+from oracle.kernels import exp, log1p
+from oracle.semantics import InFormat
+
+from . import _reduce
+from .params import AXIS
+from .spec import Arrays, Enclosures, Input, InvalidInput, OpDefinition, Params
 
 Values = list[Interval]
 
@@ -33,6 +41,10 @@ class Decomposed:
     scaled_exp: Values  # exp(x_k - x_top); 0 at -inf entries
     rest: Interval  # sum of scaled_exp without the top entry
     total: Interval  # 1 + rest
+
+    @property
+    def has_limit(self) -> bool:
+        return self.kind in ("finite", "one_inf")
 
 
 def decompose(x: list[float]) -> Decomposed:
@@ -66,10 +78,10 @@ def exact_sum(values: list[float]) -> Interval:
     return Interval.of(sum((Fraction(v) for v in values), Fraction(0)))
 
 
-def log_softmax(x: list[float], cotangent: list[float]) -> tuple[Values, Values]:
+def _log_softmax(x: list[float], cotangent: list[float]) -> tuple[Values, Values]:
     """Values -nls_k; gradient c_j - s_j C written as (c_j S - e_j C) / S, exactly 0 when it is."""
     row = decompose(x)
-    if row.kind in ("nan", "many_inf", "no_mass"):
+    if not row.has_limit:
         return [NAN] * len(x), [NAN] * len(x)
     weight = exact_sum(cotangent)
     values = [-v for v in row.neg_log_softmax]
@@ -77,14 +89,14 @@ def log_softmax(x: list[float], cotangent: list[float]) -> tuple[Values, Values]
     return values, grads
 
 
-def softmax(x: list[float], cotangent: list[float]) -> tuple[Values, Values]:
+def _softmax(x: list[float], cotangent: list[float]) -> tuple[Values, Values]:
     """Values e_k / S; gradient s_j (c_j - sum_i c_i s_i) = e_j sum_u (c_j - u) E_u / S**2.
 
     Grouping the exponentials by distinct cotangent value u (E_u = sum of e_i with c_i = u)
     makes the gradient an exact 0 for a constant cotangent, as it is mathematically.
     """
     row = decompose(x)
-    if row.kind in ("nan", "many_inf", "no_mass"):
+    if not row.has_limit:
         return [NAN] * len(x), [NAN] * len(x)
     groups: dict[float, list[Interval]] = {}
     for c, e in zip(cotangent, row.scaled_exp):
@@ -99,7 +111,7 @@ def softmax(x: list[float], cotangent: list[float]) -> tuple[Values, Values]:
     return values, grads
 
 
-def logsumexp(x: list[float], cotangent: float) -> tuple[Interval, Values]:
+def _logsumexp(x: list[float], cotangent: float) -> tuple[Interval, Values]:
     row = decompose(x)
     c = Interval.of(cotangent)
     if row.kind == "nan":
@@ -114,71 +126,89 @@ def logsumexp(x: list[float], cotangent: float) -> tuple[Interval, Values]:
     return value, [c * e / row.total for e in row.scaled_exp]
 
 
-def crossentropy_logits(v: Values, x: list[float]) -> tuple[Interval, Values]:
-    """sum_k v_k (-log_softmax_k), v = (class weight) * (smoothed label).
-
-    Gradient V s_j - v_j with V = sum v; at the top entry it is written
-    -V rest / S + sum_{k != top} v_k, the form in which s_top ~ 1 does not cancel.
-    """
-    row = decompose(x)
-    if row.kind in ("nan", "many_inf", "no_mass") or any(w.is_nan for w in v):
-        return NAN, [NAN] * len(x)
-    mass = fsum(v)
-    value = fsum([w * nls for w, nls in zip(v, row.neg_log_softmax) if not is_zero(w)])
-    grads = []
-    for j, (w, e) in enumerate(zip(v, row.scaled_exp)):
-        if j == row.top:
-            others = fsum([u for k, u in enumerate(v) if k != j])
-            grads.append(others - mass * row.rest / row.total)
-        else:
-            grads.append(mass * e / row.total - w)
-    return value, grads
+RowFunction = Callable[[list[float], list[float]], tuple[Values, Values]]
 
 
-def crossentropy_probabilities(v: Values, p: list[float], semantics: InFormat) -> tuple[Interval, Values]:
-    """-sum_k v_k log q_k with 0 log 0 = 0; q = p, or p / sum(p) and clipped under a variant."""
-    size = len(p)
-    if any(math.isnan(u) or u < 0 for u in p) or any(w.is_nan for w in v):
-        return NAN, [NAN] * size
-    total = exact_sum(p) if semantics.renormalize else ONE
-    if is_zero(total) or total.is_nan:
-        return NAN, [NAN] * size
-    q = [Interval.of(u) / total for u in p]
-    clipped, slopes = zip(*(_clip(u, semantics.clip) for u in q), strict=True)
-    value = fsum([-(w * log(c)) for w, c in zip(v, clipped) if not is_zero(w)])
-    own = [_neg_ratio(w, c) * slope for w, c, slope in zip(v, clipped, slopes)]
-    if not semantics.renormalize:
-        return value, own
-    # q_k = p_k / S: dq_k/dp_j = (delta_kj - q_k) / S.
-    through_total = fsum([g * u for g, u in zip(own, q)])
-    return value, [(g - through_total) / total for g in own]
+def _rows(function: RowFunction) -> Callable[[Params, Arrays, InFormat], Enclosures]:
+    """An op that maps each row along ``axis`` to a row of the same length."""
+
+    def evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures:
+        x = np.asarray(inputs["x"], dtype=np.float64)
+        axis = int(params["axis"])
+        moved = np.moveaxis(x, axis, -1)
+        flat = moved.reshape(-1, moved.shape[-1])
+        cotangent = np.moveaxis(_reduce.cotangent_for(inputs, x.shape), axis, -1).reshape(flat.shape).tolist()
+        results = [function(row, c) for row, c in zip(flat.tolist(), cotangent)]
+        values = [v for row_values, _ in results for v in row_values]
+        grads = [g for _, row_grads in results for g in row_grads]
+        return Enclosures(
+            _reduce.unmove(values, moved.shape, axis), x.shape, _reduce.unmove(grads, moved.shape, axis), x.shape
+        )
+
+    return evaluate
 
 
-def _neg_ratio(w: Interval, c: Interval) -> Interval:
-    if is_zero(w):
-        return ZERO
-    if is_zero(c):
-        return NEG_INF
-    return -(w / c)
+def _logsumexp_rows(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures:
+    x = np.asarray(inputs["x"], dtype=np.float64)
+    axis = int(params["axis"])
+    moved = np.moveaxis(x, axis, -1)
+    flat = moved.reshape(-1, moved.shape[-1])
+    out_shape = moved.shape[:-1]
+    cotangent = _reduce.cotangent_for(inputs, out_shape).ravel().tolist()
+    pairs = [_logsumexp(row, c) for row, c in zip(flat.tolist(), cotangent)]
+    values = [value for value, _ in pairs]
+    grads = [g for _, row_grads in pairs for g in row_grads]
+    return Enclosures(values, out_shape, _reduce.unmove(grads, moved.shape, axis), x.shape)
 
 
-def _clip(q: Interval, bounds: tuple[float, float] | None) -> tuple[Interval, Interval]:
-    """(clipped value, derivative of the clip): 1 inside [low, high] inclusive, 0 outside."""
-    if bounds is None:
-        return q, ONE
-    low, high = Interval.of(bounds[0]), Interval.of(bounds[1])
-    below = _compare(q, low)
-    above = _compare(q, high)
-    if below == -1:
-        return low, ZERO
-    if above == 1:
-        return high, ZERO
-    if below is None:
-        return hull(q, low), hull(ZERO, ONE)
-    if above is None:
-        return hull(q, high), hull(ZERO, ONE)
-    return q, ONE
+def check_axis(prediction: np.ndarray, axis: int) -> None:
+    if prediction.ndim == 0 or not -prediction.ndim <= axis < prediction.ndim:
+        raise InvalidInput(f"axis {axis} does not exist in an input of shape {prediction.shape}", ("params", "axis"))
+    if prediction.shape[axis] == 0:
+        raise InvalidInput(f"axis {axis} of an input of shape {prediction.shape} is empty", ("params", "axis"))
 
 
-def _compare(a: Interval, b: Interval) -> int | None:
-    return (a - b).sign()
+def _check(reduced: bool) -> Callable[[Params, Arrays], None]:
+    def check(params: Params, arrays: Arrays) -> None:
+        x = np.asarray(arrays["x"])
+        axis = int(params.get("axis", AXIS.default))
+        check_axis(x, axis)
+        cotangent = arrays.get("cotangent")
+        if cotangent is None:
+            return
+        out_shape = np.delete(np.array(x.shape), axis).tolist() if reduced else list(x.shape)
+        try:
+            np.broadcast_to(cotangent, tuple(out_shape))
+        except ValueError:
+            raise InvalidInput(
+                f"cotangent of shape {np.shape(cotangent)} does not fit the output shape {tuple(out_shape)}"
+            ) from None
+
+    return check
+
+
+INPUTS = (
+    Input("x", doc="the input; rows along `axis`"),
+    Input("cotangent", doc="the output gradient to pull back (default: ones)", optional=True),
+)
+
+EXAMPLE = {"x": [[1, 2, 3], [0, -1, 0.5]]}
+
+DEFINITIONS = (
+    OpDefinition(
+        "log_softmax",
+        "x - logsumexp(x) along axis",
+        INPUTS,
+        "x",
+        (AXIS,),
+        _rows(_log_softmax),
+        _check(False),
+        example=EXAMPLE,
+    ),
+    OpDefinition(
+        "softmax", "e^x / sum(e^x) along axis", INPUTS, "x", (AXIS,), _rows(_softmax), _check(False), example=EXAMPLE
+    ),
+    OpDefinition(
+        "logsumexp", "log(sum(e^x)) along axis", INPUTS, "x", (AXIS,), _logsumexp_rows, _check(True), example=EXAMPLE
+    ),
+)

@@ -1,0 +1,142 @@
+"""What every loss shares: samples, label smoothing, weights, ignore_index and reductions.
+
+Conventions (the "ideal", where frameworks differ; variants cover the documented rest):
+
+* A *sample* is an element for binary cross-entropy and a row along ``axis`` for the
+  categorical ones. ``reduction: none`` returns one loss per sample, weighted.
+* Label smoothing: y (1 - ls) + ls / K with K classes (K = 2 for binary), computed exactly.
+* ``class_weight`` w multiplies each class's term; the weight that *applies* to a sample
+  is sum_k w_k y_k (w_target for a one-hot label).
+* ``mean`` divides the weighted sum by the sum of the weights that apply (sample weight
+  times applied class weight) over the samples that count; ``ignore_index`` removes a
+  sample from both. With no sample left the mean is 0/0 = NaN. A sample of weight 0
+  counts for nothing, even where its loss is infinite.
+* Gradients are d(output)/d(prediction); for ``none`` and the primitives, of the sum of
+  outputs times ``cotangent`` (default all ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from oracle.interval import NAN, ONE, ZERO, Interval, fsum, is_zero
+from oracle.semantics import InFormat
+
+from .params import MEAN_OVER_COUNT
+from .spec import Enclosures, InvalidInput
+
+
+@dataclass
+class Sample:
+    loss: Interval
+    grads: list[Interval]
+    applied_weight: Interval = ONE  # the class weight that applies to this sample
+    counts: bool = True  # False for ignore_index
+
+
+def times(c: float, derivative: Interval) -> Interval:
+    return derivative if c == 1 else Interval.of(c) * derivative
+
+
+def smooth(y: Interval, smoothing: float, classes: int) -> Interval:
+    if smoothing == 0:
+        return y
+    ls = Interval.of(smoothing)
+    return y * (ONE - ls) + ls / classes
+
+
+def cotangent_for(inputs: Mapping[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    cotangent = inputs.get("cotangent")
+    if cotangent is None:
+        return np.ones(shape)
+    try:
+        return np.broadcast_to(cotangent, shape)
+    except ValueError:
+        raise InvalidInput(f"cotangent of shape {np.shape(cotangent)} does not fit x of shape {shape}") from None
+
+
+def unmove(flat: list[Interval], moved_shape: tuple[int, ...], axis: int) -> list[Interval]:
+    """Put a list laid out with ``axis`` last back into the original layout."""
+    order = np.moveaxis(np.arange(len(flat)).reshape(moved_shape), -1, axis)
+    return [flat[i] for i in order.ravel().tolist()]
+
+
+def class_weights(class_weight: Any, classes: int) -> list[Interval]:
+    if class_weight is None:
+        return [ONE] * classes
+    weights = np.asarray(class_weight, dtype=np.float64).ravel().tolist()
+    if len(weights) != classes:
+        raise InvalidInput(f"class_weight has {len(weights)} entries for {classes} classes", ("params", "class_weight"))
+    return [Interval.of(w) for w in weights]
+
+
+def check_sample_weight(sample_weight: Any, shape: tuple[int, ...]) -> None:
+    if sample_weight is None:
+        return
+    try:
+        np.broadcast_to(np.asarray(sample_weight, dtype=np.float64), shape)
+    except ValueError:
+        raise InvalidInput(
+            f"sample_weight of shape {np.shape(sample_weight)} does not fit losses of shape {shape}",
+            ("params", "sample_weight"),
+        ) from None
+
+
+def _sample_weights(sample_weight: Any, shape: tuple[int, ...]) -> list[float]:
+    if sample_weight is None:
+        return [1.0] * int(np.prod(shape, dtype=np.int64))
+    check_sample_weight(sample_weight, shape)
+    return np.broadcast_to(np.asarray(sample_weight, dtype=np.float64), shape).ravel().tolist()
+
+
+def reduce(
+    samples: list[Sample],
+    params: Mapping[str, Any],
+    semantics: InFormat,
+    sample_shape: tuple[int, ...],
+    moved_shape: tuple[int, ...],
+    axis: int | None,
+) -> Enclosures:
+    """Weight, reduce and lay out the samples' losses and gradients (``axis`` is the class axis
+    that was moved last, or None when samples are elements)."""
+    weights = _sample_weights(params.get("sample_weight"), sample_shape)
+    reduction = str(params["reduction"])
+    weighted = [ZERO if (w == 0 or not s.counts) else times(w, s.loss) for s, w in zip(samples, weights)]
+    scale: list[Interval] = [ZERO if not s.counts else Interval.of(w) for s, w in zip(samples, weights)]
+    if reduction == "none":
+        value, value_shape = weighted, sample_shape
+    else:
+        total = fsum(weighted)
+        if reduction == "mean":
+            if semantics.flag(MEAN_OVER_COUNT.name):
+                denominator = Interval.of(sum(1 for s in samples if s.counts))
+            else:
+                denominator = fsum([Interval.of(w) * s.applied_weight for s, w in zip(samples, weights) if s.counts])
+            if is_zero(denominator):
+                return _all_nan(moved_shape, axis)
+            total = total / denominator
+            scale = [f / denominator for f in scale]
+        elif reduction != "sum":
+            raise InvalidInput(f"unknown reduction {reduction!r}")
+        value, value_shape = [total], ()
+    grads = [ZERO if is_zero(f) else f * g for s, f in zip(samples, scale) for g in s.grads]
+    if axis is not None:
+        grads = unmove(grads, moved_shape, axis)
+    return Enclosures(value, value_shape, grads, _grad_shape(moved_shape, axis))
+
+
+def _grad_shape(moved_shape: tuple[int, ...], axis: int | None) -> tuple[int, ...]:
+    if axis is None:
+        return moved_shape
+    shape = list(moved_shape[:-1])
+    shape.insert(axis % len(moved_shape), moved_shape[-1])
+    return tuple(shape)
+
+
+def _all_nan(moved_shape: tuple[int, ...], axis: int | None) -> Enclosures:
+    size = int(np.prod(moved_shape, dtype=np.int64))
+    return Enclosures([NAN], (), [NAN] * size, _grad_shape(moved_shape, axis))
