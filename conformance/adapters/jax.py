@@ -87,6 +87,12 @@ def _implementations(jax: Any, optax: Any) -> list[Implementation]:
             from_logits=True,
             doc=OPTAX_DOCS.format("softmax_cross_entropy_with_integer_labels"),
         ),
+        Implementation(
+            "optax.losses.squared_error",
+            "squared_error",
+            lambda p, t: optax.losses.squared_error(t["y_pred"], t["y_true"]),
+            doc=OPTAX_DOCS.format("squared_error"),
+        ),
     ]
     return [
         *losses,

@@ -113,6 +113,17 @@ def _implementations(keras: Any, backend: str) -> list[Implementation]:
                 LOSSES.format("sparsecategoricalcrossentropy"),
             ),
         ]
+    implementations.append(
+        Implementation(
+            f"{prefix}.losses.MeanSquaredError",
+            "squared_error",
+            lambda p, t: call_loss(keras.losses.MeanSquaredError, p, t, True),
+            frozenset({"sample_weight"}),
+            REDUCTIONS,
+            semantics=("mean_over_count",),
+            doc="https://keras.io/api/losses/regression_losses/#meansquarederror-class",
+        )
+    )
     # On the torch backend keras.ops.softplus is torch's, threshold included.
     implementations += primitives(
         {

@@ -101,6 +101,12 @@ def _implementations() -> list[Implementation]:
             from_logits=True,
             doc=SCIPY.format("log_softmax"),
         ),
+        ref(
+            "squared_difference",
+            "squared_error",
+            lambda p, t: np.square(t["y_pred"] - t["y_true"]),
+            doc="https://numpy.org/doc/stable/reference/generated/numpy.square.html",
+        ),
     ]
     reference_primitives = primitives(
         {

@@ -76,6 +76,12 @@ def _implementations(tf: Any) -> list[Implementation]:
             from_logits=True,
             doc=API.format("nn/sparse_softmax_cross_entropy_with_logits"),
         ),
+        Implementation(
+            "tf.math.squared_difference",
+            "squared_error",
+            lambda p, t: tf.math.squared_difference(t["y_pred"], t["y_true"]),
+            doc=API.format("math/squared_difference"),
+        ),
     ]
     return [
         *losses,

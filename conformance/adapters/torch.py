@@ -115,6 +115,15 @@ def _implementations(torch: Any) -> list[Implementation]:
             class_axis=class_dim,
         ),
     ]
+    losses.append(
+        Implementation(
+            "torch.nn.functional.mse_loss",
+            "squared_error",
+            lambda p, t: F.mse_loss(t["y_pred"], t["y_true"], reduction=p["reduction"]),
+            reductions=REDUCTIONS,
+            doc=loss.format("mse_loss"),
+        )
+    )
     return [
         *losses,
         *primitives(

@@ -283,18 +283,24 @@ class _Problem(Exception):
 
 
 def _substitute(data: Any, bound: Mapping[str, str], where: list[str | int]) -> Any:
+    """Sweep values put in for ``$name`` (or ``-$name``), alone or inside a call: ``next_up($y)``."""
     if isinstance(data, list):
         return [_substitute(item, bound, [*where, i]) for i, item in enumerate(data)]
-    if isinstance(data, str) and (match := _VARIABLE.fullmatch(data.strip())):
+    if not isinstance(data, str) or "$" not in data:
+        return data
+
+    def value(match: re.Match[str]) -> str:
         sign, name = match.groups()
         if name not in bound:
             raise _Problem(where, f"${name} is not a sweep variable of this case")
         text = bound[name]
         if sign == "-":
-            text = text[1:] if text.startswith("-") else "-" + text
-        # Integers stay integers (labels, ignore_index); everything else keeps its exact text.
-        return int(text) if re.fullmatch(r"-?\d+", text) else text
-    return data
+            return text[1:] if text.startswith("-") else "-" + text
+        return sign + text
+
+    text = _VARIABLE.sub(value, data.strip())
+    # Integers stay integers (labels, ignore_index); everything else keeps its exact text.
+    return int(text) if _VARIABLE.fullmatch(data.strip()) and re.fullmatch(r"-?\d+", text) else text
 
 
 def _build(path: Path, line: int, case_id: str, entry: Mapping[str, Any], bound: Mapping[str, str]) -> Case:
