@@ -103,7 +103,7 @@ def reduce(
 ) -> Enclosures:
     """Weight, reduce and lay out the samples' losses and gradients (``axis`` is the class axis
     that was moved last, or None when samples are elements)."""
-    weights = _sample_weights(params.get("sample_weight"), sample_shape)
+    weights = _sample_weights(params["sample_weight"], sample_shape)
     reduction = str(params["reduction"])
     weighted = [ZERO if (w == 0 or not s.counts) else times(w, s.loss) for s, w in zip(samples, weights)]
     scale: list[Interval] = [ZERO if not s.counts else Interval.of(w) for s, w in zip(samples, weights)]

@@ -131,7 +131,7 @@ def _check(params: Params, arrays: Arrays) -> None:
     y_true, y_pred = np.shape(arrays["y_true"]), np.shape(arrays["y_pred"])
     if y_true != y_pred:
         raise InvalidInput(f"y_true shape {y_true} differs from y_pred shape {y_pred}")
-    _reduce.check_sample_weight(params.get("sample_weight"), y_pred)
+    _reduce.check_sample_weight(params["sample_weight"], y_pred)
 
 
 DEFINITIONS = (

@@ -125,20 +125,20 @@ def sample_shape(params: Params, arrays: Arrays) -> tuple[int, ...]:
 
 def check_class_params(params: Params, arrays: Arrays) -> None:
     y_pred = np.asarray(arrays["y_pred"])
-    axis = int(params.get("axis", AXIS.default))
+    axis = int(params["axis"])
     check_axis(y_pred, axis)
-    class_weight = params.get("class_weight")
+    class_weight = params["class_weight"]
     if class_weight is not None and np.size(class_weight) != y_pred.shape[axis]:
         classes = y_pred.shape[axis]
         message = f"class_weight has {np.size(class_weight)} entries for {classes} classes"
         raise InvalidInput(message, ("params", "class_weight"))
-    _reduce.check_sample_weight(params.get("sample_weight"), sample_shape({"axis": axis}, arrays))
+    _reduce.check_sample_weight(params["sample_weight"], sample_shape({"axis": axis}, arrays))
 
 
 def _evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures:
     axis = int(params["axis"])
     moved, rows = class_rows(inputs["y_pred"], axis)
-    weights = _reduce.class_weights(params.get("class_weight"), moved.shape[-1])
+    weights = _reduce.class_weights(params["class_weight"], moved.shape[-1])
     labels = np.moveaxis(np.asarray(inputs["y_true"], dtype=np.float64), axis, -1).reshape(len(rows), -1).tolist()
     samples = [
         sample([Interval.of(y) for y in label], weights, row, params, semantics) for label, row in zip(labels, rows)

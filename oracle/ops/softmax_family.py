@@ -171,7 +171,7 @@ def check_axis(prediction: np.ndarray, axis: int) -> None:
 def _check(reduced: bool) -> Callable[[Params, Arrays], None]:
     def check(params: Params, arrays: Arrays) -> None:
         x = np.asarray(arrays["x"])
-        axis = int(params.get("axis", AXIS.default))
+        axis = int(params["axis"])
         check_axis(x, axis)
         cotangent = arrays.get("cotangent")
         if cotangent is None:

@@ -33,8 +33,8 @@ def _evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures
     axis = int(params["axis"])
     moved, rows = class_rows(inputs["y_pred"], axis)
     classes = moved.shape[-1]
-    weights = _reduce.class_weights(params.get("class_weight"), classes)
-    ignore = params.get("ignore_index")
+    weights = _reduce.class_weights(params["class_weight"], classes)
+    ignore = params["ignore_index"]
     labels = [_label_row(int(t), classes, ignore) for t in np.asarray(inputs["y_true"]).ravel().tolist()]
     samples = [sample(label, weights, row, params, semantics) for label, row in zip(labels, rows)]
     return _reduce.reduce(samples, params, semantics, moved.shape[:-1], moved.shape, axis)
@@ -42,11 +42,11 @@ def _evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures
 
 def _check(params: Params, arrays: Arrays) -> None:
     check_class_params(params, arrays)
-    expected = class_sample_shape({"axis": params.get("axis", -1)}, arrays)
+    expected = class_sample_shape({"axis": params["axis"]}, arrays)
     if np.shape(arrays["y_true"]) != expected:
         raise InvalidInput(
             f"labels of shape {np.shape(arrays['y_true'])} do not fit y_pred {np.shape(arrays['y_pred'])} "
-            f"on axis {params.get('axis', -1)}",
+            f"on axis {params['axis']}",
             ("inputs", "y_true"),
         )
 
