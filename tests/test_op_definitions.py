@@ -158,3 +158,10 @@ def test_a_stage_does_not_import_the_stages_after_it(folder):
                 prefix for prefix in STAGE_RULES[folder] if module == prefix or module.startswith(prefix + ".")
             ]
             assert not forbidden, f"{path.relative_to(ROOT)} imports {module}"
+
+
+def test_the_report_schema_spells_the_verdicts_as_the_records_do():
+    from conformance.report.document import report_schema
+    from conformance.report.records import Verdict
+
+    assert set(report_schema()["$defs"]["result"]["properties"]["verdict"]["enum"]) == {v.value for v in Verdict}

@@ -46,6 +46,20 @@ QUANTITIES = ("value", "grad")
 DTYPE_ORDER = {dtype: rank for rank, dtype in enumerate(DTYPES)}
 
 
+class Explanation(TypedDict):
+    """Why a result that is not the ideal is what it is, in a form that was checked: a documented
+    variant, or a mechanism model of the implementation's actual computation, evaluated at the
+    case's inputs, whose prediction the result matched within ``bound_ulp``."""
+
+    kind: str  # "variant" | "model"
+    name: str  # the variant(s), joined by "+", or the model's name
+    text: str  # the mechanism in words, once
+    link: str
+    predicted: Any  # what the variant or model gives here, laid out like ``expected``
+    distance_ulp: float | str | None  # largest |result - prediction| in ULPs of the dtype
+    bound_ulp: float | None  # what the model allows (None for a variant: judged by the tolerance)
+
+
 class ResultRecord(TypedDict):
     """One judged result. Arrays are nested lists of numbers or "nan"/"inf"/"-inf" strings, or a
     summary ``{"shape", "truncated", "head"}`` beyond 1,000 elements; ``exact`` holds decimal strings."""
@@ -78,6 +92,7 @@ class ResultRecord(TypedDict):
     failing: NotRequired[dict[str, int]]
     documented_expected: NotRequired[Any]
     diagnosis: NotRequired[str]
+    explanation: NotRequired[Explanation]
 
 
 class Environment(TypedDict):
@@ -115,6 +130,8 @@ class ReportDocument(TypedDict):
     case_errors: list[str]
     timings: NotRequired[dict[str, float]]
     version_diffs: NotRequired[list[dict[str, Any]]]
+    #: strict (ULPs only, the default) or practical (gradients also within a few eps at their scale).
+    tolerance_profile: NotRequired[str]
 
 
 def sort_key(record: Mapping[str, Any]) -> tuple[Any, ...]:
