@@ -16,6 +16,7 @@ from typing import Any
 
 from conformance import explain
 from conformance.corpus import cases
+from conformance.judge.scoring import DEFAULT_PROFILE, PROFILES
 from conformance.report import diff
 from conformance.report import document as reports
 from conformance.report.records import failed
@@ -79,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     progress = Progress()
     try:
         report, errors = pipeline.execute(
-            paths, args.framework, args.dtype, args.op, args.timeout, _cache(args), progress
+            paths, args.framework, args.dtype, args.op, args.timeout, _cache(args), progress, args.tolerance
         )
     except LookupError as problem:
         raise UsageError(str(problem)) from None
@@ -173,7 +174,7 @@ def _explain(args: argparse.Namespace) -> int:
         case = explain.adhoc_case(args.op, params, y_true, y_pred, tuple(args.dtype or DTYPES))
     except ValueError as problem:
         raise UsageError(str(problem)) from None
-    records = explain.run(case, args.framework, args.timeout, _cache(args))
+    records = explain.run(case, args.framework, args.timeout, _cache(args), args.tolerance)
     print(json.dumps(records, indent=1) if args.json else explain.describe(case, records))
     return 0
 
@@ -220,6 +221,13 @@ def parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per framework call")
         command.add_argument("--no-cache", action="store_true", help="do not read or write the oracle's disk cache")
+        command.add_argument(
+            "--tolerance",
+            choices=PROFILES,
+            default=DEFAULT_PROFILE,
+            help="strict (default): values and gradients within a few ULPs; practical: gradients also within a "
+            "few eps at their natural scale",
+        )
         command.add_argument("--cache-dir", help="oracle cache folder (default $LOSS_CONFORMANCE_CACHE or ~/.cache)")
 
     run = commands.add_parser("run", help="run cases on every installed framework and write the reports")

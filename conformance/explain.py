@@ -49,8 +49,10 @@ def adhoc_case(op: str, params: dict[str, Any], y_true: Any, y_pred: Any, dtypes
     )
 
 
-def run(case: Case, frameworks: Sequence[str], timeout: float, cache: DiskCache | None) -> list[ResultRecord]:
-    report = execute_cases([case], frameworks, (), timeout, cache)
+def run(
+    case: Case, frameworks: Sequence[str], timeout: float, cache: DiskCache | None, profile: str = "strict"
+) -> list[ResultRecord]:
+    report = execute_cases([case], frameworks, (), timeout, cache, profile=profile)
     return [
         r
         for r in report["results"]

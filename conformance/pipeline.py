@@ -16,9 +16,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from conformance.corpus import cases as case_files
+from conformance.judge import registry
 from conformance.judge.answers import OracleAnswers
+from conformance.judge.scoring import DEFAULT_PROFILE
 from conformance.judge.verdicts import Judge
-from conformance.report.records import DivergenceStatus, Environment, ReportDocument, ResultRecord, build_report
+from conformance.report.records import Environment, ReportDocument, ResultRecord, build_report
 from conformance.run.runner import (
     DEFAULT_TIMEOUT,
     Framework,
@@ -54,6 +56,7 @@ def execute(
     timeout: float = DEFAULT_TIMEOUT,
     cache: DiskCache | None = None,
     progress: Callable[[], None] | None = None,
+    profile: str = DEFAULT_PROFILE,
 ) -> tuple[ReportDocument, list[case_files.CaseError]]:
     """Load the case files and run them; case-file errors are returned, the good cases still run."""
     started = time.perf_counter()
@@ -61,7 +64,9 @@ def execute(
     selected = [c for c in corpus.cases if not ops or c.op in ops]
     load_time = time.perf_counter() - started
     case_errors = [str(error) for error in corpus.errors]
-    report = execute_cases(selected, frameworks, dtypes, timeout, cache, progress, case_errors=case_errors)
+    report = execute_cases(
+        selected, frameworks, dtypes, timeout, cache, progress, case_errors=case_errors, profile=profile
+    )
     report.setdefault("timings", {})["load"] = round(load_time, 3)
     return report, corpus.errors
 
@@ -75,12 +80,13 @@ def execute_cases(
     progress: Callable[[], None] | None = None,
     workers: WorkerPool | None = None,
     case_errors: Sequence[str] = (),
+    profile: str = DEFAULT_PROFILE,
 ) -> ReportDocument:
     timings: dict[str, float] = {}
     specs = adapter_specs(frameworks)
     run_start = time.perf_counter()
     answers = OracleAnswers(cache)
-    judge = Judge(answers)
+    judge = Judge(answers, profile=profile)
     inputs = materialize_all(selected, dtypes)
     framework_list: list[Framework] = []
     records: list[ResultRecord] = []
@@ -104,25 +110,13 @@ def execute_cases(
             scoring += time.perf_counter() - judged
         timings["frameworks"] = time.perf_counter() - framework_start
     framework_list.sort(key=lambda f: f.spec)
-    scoring_start = time.perf_counter()
-    judge.note_passes(records)
-    after = time.perf_counter() - scoring_start
-    timings["scoring (after the frameworks)"] = after
-    timings["scoring"] = scoring + after
+    timings["scoring"] = scoring
     for framework in framework_list:
         timings[f"import:{framework.spec}"] = framework.load_seconds
         timings[f"calls:{framework.spec}"] = framework.call_seconds
-    divergences: list[DivergenceStatus] = [
-        {
-            "implementation": d.implementation if isinstance(d.implementation, str) else ", ".join(d.implementation),
-            "case": d.case,
-            "dtype": d.dtype,
-            "quantity": d.quantity,
-            "reason": d.reason,
-            "link": d.link,
-            "status": d.status(),
-        }
-        for d in judge.registry
-    ]
+    ran = {f.spec: [i["name"] for i in f.implementations] for f in framework_list if not f.skipped}
+    divergences = registry.statuses(judge.known, ran)
     timings["total"] = time.perf_counter() - run_start
-    return build_report(records, environment(framework_list), divergences, case_errors, timings)
+    report = build_report(records, environment(framework_list), divergences, case_errors, timings)
+    report["tolerance_profile"] = profile
+    return report

@@ -36,6 +36,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--conformance-framework", action="append", default=[], help="adapter to run (default: all)")
     group.addoption("--conformance-dtype", action="append", default=[], help="dtype to run (default: each case's)")
     group.addoption("--conformance-report", default="reports/pytest", help="folder for report.json/html/junit.xml")
+    group.addoption(
+        "--conformance-tolerance",
+        default="strict",
+        choices=("strict", "practical"),
+        help="tolerance profile, as conformance run --tolerance (default strict)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,6 +80,7 @@ class CaseFile(pytest.File):
             self.config.getoption("conformance_framework"),
             self.config.getoption("conformance_dtype"),
             workers=state["pool"],
+            profile=self.config.getoption("conformance_tolerance"),
         )
         state["reports"].append(report)
         for record in report["results"]:

@@ -1,40 +1,57 @@
-"""The known-divergence registry: matching, xfail, stale and fixed entries."""
+"""The known-divergence registry in the judge: explained only where the model reproduces the result.
+
+A test-only model stands in for a framework mechanism here (these are plumbing tests: no
+framework result reaches a report): "the implementation returns twice the softplus".
+"""
 
 import numpy as np
 import pytest
 
 from conformance.corpus.cases import Case
+from conformance.judge import registry
 from conformance.judge.answers import OracleAnswers
-from conformance.judge.verdicts import Judge, glob_match, load_registry
+from conformance.judge.mechanisms import ModelContext, Prediction, model
+from conformance.judge.verdicts import Judge
 from conformance.run.runner import RawResult
 
-ENTRY = """
-- implementation: keras[torch].losses.*
-  case: demo/*
-  dtype: float32
+LN2_F32 = float(np.float32(np.log(2)))  # softplus(0) = ln 2, correctly rounded to float32
+
+
+@model("test.twice_softplus")
+def twice_softplus(context: ModelContext) -> Prediction | None:
+    if context.op.name != "softplus":
+        return None
+    a = context.arith()
+    x = a.cast(context.inputs["x"])
+    doubled = a.mul(a.const(2.0), a.log1p(a.exp(x)))
+    return Prediction(a.wide(doubled) if context.quantity == "value" else a.wide(a.sigmoid(x)))
+
+
+ENTRIES = """
+- name: demo-twice
+  framework: keras-torch
+  implementation: keras[torch].ops.*
   quantity: value
+  model: test.twice_softplus
+  bound_ulp: 2
   reason: a demo reason
   link: https://example.org/issue/1
-- implementation: nobody.*
-  reason: matches nothing
+  witness: {implementation: "keras[torch].ops.softplus", op: softplus, params: {}, inputs: {x: [0]}, dtype: float32,
+            quantity: value, returned: [1.3862943649291992], version: '0'}
+- name: demo-renamed
+  framework: keras-torch
+  implementation: keras[torch].ops.renamed_softplus
+  model: test.twice_softplus
+  reason: an entry whose implementation no longer exists
   link: https://example.org/issue/2
+  witness: {implementation: "keras[torch].ops.renamed_softplus", op: softplus, params: {}, inputs: {x: [0]},
+            dtype: float32, quantity: value, returned: [0], version: '0'}
 """
-
-
-def test_star_is_the_only_wildcard():
-    assert glob_match("keras[torch].losses.*", "keras[torch].losses.BinaryCrossentropy[logits]")
-    assert not glob_match("keras[torch].losses.*", "kerast.losses.X")  # [torch] is not a character class
-    assert glob_match("*", "anything")
-
-
-def test_entries_need_a_reason_and_a_link():
-    with pytest.raises(ValueError, match="missing \\['link'\\]"):
-        load_registry("- {implementation: x, reason: y}")
 
 
 def softplus_result(actual: float) -> RawResult:
     case = Case(
-        id="demo/softplus",
+        id="any/name/at/all",
         description="d",
         provenance="p",
         op="softplus",
@@ -43,43 +60,52 @@ def softplus_result(actual: float) -> RawResult:
         dtypes=("float32",),
     )
     params, inputs = case.materialize("float32")
-    implementation = {"name": "keras[torch].losses.Demo", "semantics": []}
-    return RawResult(
-        case,
-        "float32",
-        "keras-torch",
-        implementation,
-        "ok",
-        params,
-        inputs,
-        np.array([actual]),
-        "float32",
-        np.array([0.5]),
-        "float32",
-    )
+    implementation = {"name": "keras[torch].ops.softplus", "semantics": []}
+    raw = RawResult(case, "float32", "keras-torch", implementation, "ok", params, inputs)
+    raw.value, raw.value_dtype, raw.grad, raw.grad_dtype = np.array([actual]), "float32", np.array([0.5]), "float32"
+    return raw
 
 
-def test_a_registered_divergence_is_xfail_and_an_unused_entry_is_stale(tmp_path):
-    judge = Judge(OracleAnswers(None), load_registry(ENTRY))
-    # softplus(0) = ln 2 = 0.693147...; 0.7 is thousands of float32 ulps away.
-    records = judge.judge(softplus_result(0.7))
-    judge.note_passes(records)
-    value = next(r for r in records if r["quantity"] == "value")
+def judge_of(result: RawResult) -> tuple[Judge, dict]:
+    judge = Judge(OracleAnswers(None), registry.parse(ENTRIES))
+    value = next(r for r in judge.judge(result) if r["quantity"] == "value")
+    return judge, value
+
+
+def test_star_is_the_only_wildcard():
+    assert registry.glob_match("keras[torch].losses.*", "keras[torch].losses.BinaryCrossentropy[logits]")
+    assert not registry.glob_match("keras[torch].losses.*", "kerast.losses.X")  # [torch] is no character class
+    assert registry.glob_match("*", "anything")
+
+
+def test_a_result_the_model_reproduces_is_xfail_with_the_prediction_beside_it():
+    judge, value = judge_of(softplus_result(2 * LN2_F32))  # 2 ln 2 = 1.3862944 in float32: the model's value
     assert value["verdict"] == "xfail"
-    assert "a demo reason (https://example.org/issue/1)" in value["message"]
-    assert [entry.status() for entry in judge.registry] == ["active", "stale"]
+    assert "known divergence demo-twice: a demo reason (https://example.org/issue/1)" in value["message"]
+    explanation = value["explanation"]
+    assert explanation["kind"] == "model" and explanation["name"] == "demo-twice"
+    assert explanation["predicted"] == [1.3862943649291992] and explanation["distance_ulp"] == 0.0
+    assert [e.status({"keras-torch": ["keras[torch].ops.softplus"]}) for e in judge.known] == ["active", "stale"]
 
 
-def test_a_registered_divergence_that_now_passes_is_reported_fixed():
-    judge = Judge(OracleAnswers(None), load_registry(ENTRY))
-    records = judge.judge(softplus_result(float(np.float32(np.log(2)))))
-    judge.note_passes(records)
-    assert records[0]["verdict"] == "pass"
-    assert judge.registry[0].status() == "fixed"
+def test_a_result_the_model_does_not_reproduce_fails_and_says_how_far_the_model_was():
+    _, value = judge_of(softplus_result(0.7))  # neither ln 2 nor 2 ln 2
+    assert value["verdict"] == "fail"
+    assert "not reproduced by the model of known divergence 'demo-twice'" in value["message"]
+    assert "explanation" not in value
 
 
-def test_an_outcome_entry_matches_only_that_kind_of_failure():
-    entry = load_registry("- {implementation: '*', outcome: flushed_subnormal, reason: r, link: l}")[0]
-    assert entry.matches("tf.x", "c", "float32", "value", {"flushed_subnormal": 1})
-    assert not entry.matches("tf.x", "c", "float32", "value", {"flushed_subnormal": 1, "finite": 2})
-    assert not entry.matches("tf.x", "c", "float32", "value", {"unexpected_nan": 1})
+def test_a_right_result_where_the_model_predicts_a_divergence_reports_the_entry_fixed():
+    judge, value = judge_of(softplus_result(LN2_F32))
+    assert value["verdict"] == "pass"
+    assert judge.known[0].status({"keras-torch": ["keras[torch].ops.softplus"]}) == "fixed"
+
+
+def test_an_entry_whose_framework_did_not_run_says_nothing():
+    judge, _ = judge_of(softplus_result(0.7))
+    assert [e.status({"torch": ["torch.nn.functional.softplus"]}) for e in judge.known] == [None, None]
+
+
+def test_an_entry_needs_a_model_a_reason_a_link_and_a_witness():
+    with pytest.raises(registry.RegistryError, match=r"missing \['link', 'witness'\]"):
+        registry.parse("- {name: x, framework: t, implementation: t, model: test.twice_softplus, reason: r}")

@@ -63,19 +63,14 @@ def test_an_element_passes_on_any_one_of_its_bounds():
     assert not within(element, {"ulp": 4, "abs_eps": 8}, F32.eps * 0.1)  # ... but not at a scale of 0.1
 
 
-def test_a_tiny_gradient_is_judged_at_its_natural_scale():
-    # d/dx at x = 20, z = 1 is -2.06e-9; a framework that returns 0 is 1.0 ulp... of nothing
-    # useful in relative terms, but 0 is within 4 eps of a gradient whose terms are of size 1.
+def test_a_tiny_gradient_fails_strictly_and_passes_at_its_natural_scale_in_the_practical_profile():
+    # d/dx at x = 20, z = 1 is -2.06e-9 (= -1 / (1 + e^20)); a framework that returns 0 is wrong by
+    # 100%: strict (the default) flags it. The practical profile accepts it, since 0 is within
+    # 4 eps of a gradient whose terms (sigmoid(20) and z) are of size 1.
     exact = -1 / (1 + math.exp(20))
-    scored = score(
-        np.array([0.0]),
-        np.array([float(np.float32(exact))]),
-        (repr(exact),),
-        "float32",
-        tolerance("grad", "float32"),
-        scale_floor=1.0,
-    )
-    assert scored.passed
+    args = (np.array([0.0]), np.array([float(np.float32(exact))]), (repr(exact),), "float32")
+    assert not score(*args, tolerance("grad", "float32"), scale_floor=1.0).passed
+    assert score(*args, tolerance("grad", "float32", profile="practical"), scale_floor=1.0).passed
     # The same 0 for a loss *value* of 2e-9 is 100% wrong, and fails.
     assert not score(
         np.array([0.0]), np.array([float(np.float32(2.06e-9))]), ("2.06e-9",), "float32", tolerance("value", "float32")

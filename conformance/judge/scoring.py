@@ -50,7 +50,8 @@ class Score:
     """The comparison of one quantity (value or grad) of one result."""
 
     passed: bool
-    elements: tuple[Element, ...]
+    #: Which elements (flattened) are within tolerance.
+    mask: np.ndarray = field(compare=False)
     max_ulp: float
     max_abs: float
     max_rel: float
@@ -68,17 +69,26 @@ class Score:
         return "; ".join(parts)
 
 
+PROFILES = ("strict", "practical")
+DEFAULT_PROFILE = "strict"
+
+
 @functools.cache
-def default_tolerances() -> dict[str, dict[str, dict[str, float]]]:
+def tolerance_profiles() -> dict[str, dict[str, dict[str, dict[str, float]]]]:
     text = resources.files("conformance").joinpath("data/tolerances.yaml").read_text(encoding="utf-8")
-    table: dict[str, dict[str, dict[str, float]]] = yaml.safe_load(text)
+    table: dict[str, dict[str, dict[str, dict[str, float]]]] = yaml.safe_load(text)
+    if tuple(table) != PROFILES:
+        raise ValueError(f"tolerances.yaml: expected the profiles {PROFILES}, found {tuple(table)}")
     return table
 
 
 def tolerance(
-    quantity: str, dtype: str, overrides: Mapping[str, Mapping[str, float]] | None = None
+    quantity: str,
+    dtype: str,
+    overrides: Mapping[str, Mapping[str, float]] | None = None,
+    profile: str = DEFAULT_PROFILE,
 ) -> dict[str, float]:
-    merged = dict(default_tolerances()[quantity][dtype])
+    merged = dict(tolerance_profiles()[profile][quantity][dtype])
     merged.update((overrides or {}).get(quantity, {}))
     return {k: float(v) for k, v in merged.items()}
 
@@ -214,7 +224,7 @@ def score(
             actual = actual.reshape(expected.shape)
         else:
             message = f"returned shape {actual.shape}, expected {expected.shape}"
-            return Score(False, (), math.inf, math.inf, math.inf, {}, message)
+            return Score(False, np.zeros(expected.size, dtype=bool), math.inf, math.inf, math.inf, {}, message)
     exact_value = np.array([float(e) for e in exact]) if exact else expected.ravel()
     eps_scale = fmt.eps * natural_scale(exact_value, scale_floor)
     if actual.size > LARGE:
@@ -232,7 +242,7 @@ def score(
     failing_names, failing_counts = np.unique(outcome[~passed].astype(str), return_counts=True)
     return Score(
         bool(passed.all()),
-        (),
+        passed,
         float(ulp.max(initial=0.0)),
         float(error.max(initial=0.0)),
         float(rel.max(initial=0.0)),

@@ -5,99 +5,50 @@ Order of judgement for a result that ran:
 1. the case ``expect``s an error or NaN (no valid answer): raised or NaN -> ``pass``;
 2. within tolerance of the ideal oracle -> ``pass``;
 3. within tolerance of the oracle under the variants the implementation *documents*
-   (Keras clip, torch log floor, ...) -> ``documented``, naming the variant;
-4. matched by the known-divergence registry -> ``xfail``, with its reason and link;
-5. otherwise ``fail``.
+   (Keras clip, torch log floor, ...) -> ``documented``, naming the smallest such set;
+4. every failing element reproduced by the mechanism model of a known divergence in scope
+   (:mod:`conformance.judge.registry`), within its bound -> ``xfail``, with the model's
+   prediction beside the result;
+5. otherwise ``fail``, naming the nearest model and how far it was.
 
-A result that raised on a valid input is ``error`` unless the registry knows it.
+A result that raised on a valid input is ``error``. The tolerance profile (strict: ULPs only;
+practical: gradients also within a few eps at their natural scale) is the judge's setting.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import numpy as np
-import yaml
 
 import oracle
 from conformance.corpus.cases import Case
-from conformance.report.records import GOOD, ResultRecord, Verdict
+from conformance.report.records import ResultRecord, Verdict
 from conformance.run.runner import RawResult
 from conformance.run.wire import Status
 
+from . import registry
 from .answers import OracleFailure
-from .scoring import Score, score, tolerance
+from .mechanisms import ModelContext, Prediction
+from .registry import KnownDivergence
+from .scoring import DEFAULT_PROFILE, Score, score, tolerance
 
 OracleLookup = Callable[[Case, str, tuple[str, ...]], oracle.OracleResult]
 
 
 @dataclass
-class Divergence:
-    implementation: str | list[str]
-    reason: str
-    link: str
-    case: str = "*"
-    dtype: str | None = None
-    quantity: str | None = None
-    #: Only results whose failing elements all have one of these outcomes (e.g. flushed_subnormal).
-    outcome: str | list[str] | None = None
-    matched: int = 0
-    still_failing: int = 0
-
-    def matches(
-        self, implementation: str, case: str, dtype: str, quantity: str, failing: dict[str, int] | None = None
-    ) -> bool:
-        patterns = [self.implementation] if isinstance(self.implementation, str) else self.implementation
-        return (
-            any(glob_match(pattern, implementation) for pattern in patterns)
-            and glob_match(self.case, case)
-            and self.dtype in (None, dtype)
-            and self.quantity in (None, quantity)
-            and (self.outcome is None or (bool(failing) and set(failing or ()) <= self._outcomes()))
-        )
-
-    def _outcomes(self) -> set[str]:
-        return {self.outcome} if isinstance(self.outcome, str) else set(self.outcome or ())
-
-    def status(self) -> str:
-        if self.matched == 0:
-            return "stale"
-        return "fixed" if self.still_failing == 0 else "active"
-
-
-def glob_match(pattern: str, text: str) -> bool:
-    """``*`` is the only wildcard: names such as keras[torch] hold brackets that fnmatch would misread."""
-    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), text) is not None
-
-
-def load_registry(text: str | None = None) -> list[Divergence]:
-    if text is None:
-        text = resources.files("conformance").joinpath("data/known_divergences.yaml").read_text(encoding="utf-8")
-    entries = yaml.safe_load(text) or []
-    registry = []
-    for number, entry in enumerate(entries, 1):
-        missing = {"implementation", "reason", "link"} - set(entry)
-        unknown = set(entry) - {"implementation", "reason", "link", "case", "dtype", "quantity", "outcome"}
-        if missing or unknown:
-            raise ValueError(
-                f"known_divergences.yaml entry {number}: missing {sorted(missing)}, unknown {sorted(unknown)}"
-            )
-        registry.append(Divergence(**entry))
-    return registry
-
-
-@dataclass
 class Judge:
     oracle_result: OracleLookup
-    registry: list[Divergence] = field(default_factory=load_registry)
+    #: The known divergences in force (a fresh copy per run: entries count what they explain).
+    known: list[KnownDivergence] = field(default_factory=registry.load)
     #: Judge against these variants instead of the ideal (the gate's --reference).
     reference: tuple[str, ...] = ()
+    #: Which tolerance profile of data/tolerances.yaml (strict: ULPs only).
+    profile: str = DEFAULT_PROFILE
 
     def judge(self, raw: RawResult) -> list[ResultRecord]:
         """One record per quantity (value, grad) in report.json's result format."""
@@ -119,8 +70,6 @@ class Judge:
             record["verdict"] = Verdict(raw.status)
             if raw.status == Status.ERROR and case.expect in ("error", "error_or_nan"):
                 record.update({"verdict": Verdict.PASS, "message": f"raised, as the case expects: {raw.message}"})
-            elif raw.status == Status.ERROR:
-                self._registered(raw, quantity, record)
             return
         actual = raw.value if quantity == "value" else raw.grad
         if actual is None:
@@ -130,15 +79,7 @@ class Judge:
             return
         record["actual"] = json_array(actual)
         if case.expect is not None:
-            is_nan = bool(np.all(np.isnan(actual)))
-            ok = case.expect in ("nan", "error_or_nan") and is_nan
-            expected = {"error": "an error", "nan": "NaN", "error_or_nan": "an error or NaN"}[case.expect]
-            got = "NaN" if is_nan else "a number"
-            record.update(
-                {"verdict": Verdict.PASS if ok else Verdict.FAIL, "message": f"the case expects {expected}; got {got}"}
-            )
-            if not ok:
-                self._registered(raw, quantity, record)
+            self._expected_no_answer(raw, quantity, np.asarray(actual, dtype=np.float64), record)
             return
         try:
             ideal = self.oracle_result(case, raw.dtype, self.reference)
@@ -150,61 +91,161 @@ class Judge:
         except OracleFailure as problem:  # the oracle's own failure, recorded against the case
             record.update({"verdict": Verdict.ERROR, "message": str(problem)})
             return
-        bounds = tolerance(quantity, raw.dtype, case.tolerance)
-        floor = raw.case.definition.gradient_scale(raw.params, raw.inputs) if quantity == "grad" else 1.0
+        bounds = tolerance(quantity, raw.dtype, case.tolerance, self.profile)
+        floor = case.definition.gradient_scale(raw.params, raw.inputs) if quantity == "grad" else 1.0
         ideal_score = _score(actual, ideal, quantity, raw.dtype, bounds, floor)
         _fill(record, ideal, quantity, ideal_score)
         if self.reference:
             record["semantics"] = "+".join(self.reference)
         if ideal_score.passed:
             record["verdict"] = Verdict.PASS
+            self._note_right(raw, quantity, getattr(ideal, quantity), bounds)
             return
+        if self._documented(raw, quantity, actual, record, ideal_score, bounds, floor):
+            return
+        actual = np.asarray(actual, dtype=np.float64).reshape(np.shape(getattr(ideal, quantity)))
+        failing = ~ideal_score.mask.reshape(actual.shape)
+        self._explain(raw, quantity, actual, failing, record)
+
+    def _documented(
+        self,
+        raw: RawResult,
+        quantity: str,
+        actual: np.ndarray,
+        record: ResultRecord,
+        ideal_score: Score,
+        bounds: Mapping[str, float],
+        floor: float,
+    ) -> bool:
+        """The smallest set of the implementation's declared variants that explains the result."""
         declared = tuple(raw.implementation.get("semantics", ()))
-        # The smallest set of declared variants that explains the result is the one worth naming.
         for size in range(1, len(declared) + 1):
             for variants in itertools.combinations(declared, size):
                 try:
-                    documented = self.oracle_result(case, raw.dtype, variants)
+                    documented = self.oracle_result(raw.case, raw.dtype, variants)
                 except (oracle.InvalidInput, OracleFailure):  # no variant answer: it cannot explain the result
                     continue
-                if _score(actual, documented, quantity, raw.dtype, bounds, floor).passed:
-                    record.update(
-                        {
-                            "verdict": Verdict.DOCUMENTED,
-                            "semantics": "+".join(variants),
-                            "documented_expected": json_array(getattr(documented, quantity)),
-                            "message": f"explained by {', '.join(variants)}: {_explain(variants)} "
-                            f"(against the ideal: {ideal_score.summary()})",
-                        }
-                    )
-                    return
-        record["verdict"] = Verdict.FAIL
-        self._registered(raw, quantity, record)
-
-    def _registered(self, raw: RawResult, quantity: str, record: ResultRecord) -> None:
-        for entry in self.registry:
-            if entry.matches(raw.implementation["name"], raw.case.id, raw.dtype, quantity, record.get("failing")):
-                entry.matched += 1
-                entry.still_failing += 1
+                if not _score(actual, documented, quantity, raw.dtype, bounds, floor).passed:
+                    continue
+                predicted = json_array(getattr(documented, quantity))
+                text = _variant_text(variants)
                 record.update(
                     {
-                        "verdict": Verdict.XFAIL,
-                        "message": f"known divergence: {entry.reason} ({entry.link}); " + record.get("message", ""),
+                        "verdict": Verdict.DOCUMENTED,
+                        "semantics": "+".join(variants),
+                        "documented_expected": predicted,
+                        "message": f"explained by {', '.join(variants)}: {text} "
+                        f"(against the ideal: {ideal_score.summary()})",
+                        "explanation": {
+                            "kind": "variant",
+                            "name": "+".join(variants),
+                            "text": text,
+                            "link": " ".join(oracle.variants()[v].source for v in variants if v in oracle.variants()),
+                            "predicted": predicted,
+                            "distance_ulp": None,
+                            "bound_ulp": None,
+                        },
                     }
                 )
-                return
+                return True
+        return False
 
-    def note_passes(self, records: list[ResultRecord]) -> None:
-        """Count registry entries that match results which now pass (to report them fixed)."""
-        for record in records:
-            if record["verdict"] not in GOOD:
-                continue
-            for entry in self.registry:
-                if entry.matches(record["implementation"], record["case"], record["dtype"], record["quantity"]):
-                    entry.matched += 1
+    # -- known divergences: explained only where their model reproduces the result --------------
+    def _context(self, raw: RawResult, quantity: str) -> ModelContext:
+        def exact(
+            op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], dtype: str, variants: tuple[str, ...]
+        ) -> oracle.OracleResult:
+            return oracle.evaluate(op, params, inputs, dtype, oracle.combine(variants), cache=self._disk_cache())
+
+        op = raw.case.definition
+        return ModelContext(
+            op,
+            op.with_defaults(raw.params),
+            raw.inputs,
+            raw.dtype,
+            quantity,
+            {"semantics": tuple(raw.implementation.get("semantics", ()))},
+            exact,
+        )
+
+    def _disk_cache(self) -> Any:
+        return getattr(self.oracle_result, "cache", None)
+
+    def _candidates(self, raw: RawResult, quantity: str) -> list[KnownDivergence]:
+        name = raw.implementation["name"]
+        return [entry for entry in self.known if entry.in_scope(name, raw.dtype, quantity)]
+
+    def _explain(
+        self, raw: RawResult, quantity: str, actual: np.ndarray, failing: np.ndarray, record: ResultRecord
+    ) -> None:
+        candidates = self._candidates(raw, quantity)
+        found, nearest = registry.explain(candidates, self._context(raw, quantity), actual, failing)
+        if found is None:
+            record["verdict"] = Verdict.FAIL
+            if nearest is not None:
+                record["message"] += (
+                    f"; not reproduced by the model of known divergence {nearest.entry.name!r} "
+                    f"(predicted {json_array(_shaped(nearest.prediction, actual))}, {nearest.distance_ulp:.3g} ulp "
+                    f"away, bound {nearest.entry.bound_ulp:g})"
+                )
+            return
+        entry = found.entry
+        entry.explained += 1
+        predicted = json_array(_shaped(found.prediction, actual))
+        record.update(
+            {
+                "verdict": Verdict.XFAIL,
+                "message": f"known divergence {entry.name}: {entry.reason} ({entry.link}); model predicts "
+                f"{predicted}, {found.distance_ulp:.3g} ulp away; " + record["message"],
+                "explanation": {
+                    "kind": "model",
+                    "name": entry.name,
+                    "text": entry.reason,
+                    "link": entry.link,
+                    "predicted": predicted,
+                    "distance_ulp": json_number(found.distance_ulp),
+                    "bound_ulp": entry.bound_ulp,
+                },
+            }
+        )
+
+    def _expected_no_answer(self, raw: RawResult, quantity: str, actual: np.ndarray, record: ResultRecord) -> None:
+        """A case with no valid answer (``expect``): NaN or an error is right; a number needs a model."""
+        expect = raw.case.expect
+        is_nan = bool(np.all(np.isnan(actual)))
+        ok = expect in ("nan", "error_or_nan") and is_nan
+        wanted = {"error": "an error", "nan": "NaN", "error_or_nan": "an error or NaN"}[str(expect)]
+        record.update(
+            {
+                "verdict": Verdict.PASS if ok else Verdict.FAIL,
+                "message": f"the case expects {wanted}; got {'NaN' if is_nan else 'a number'}",
+            }
+        )
+        if not ok:
+            self._explain(raw, quantity, actual, ~np.isnan(actual), record)
+
+    def _note_right(self, raw: RawResult, quantity: str, expected: np.ndarray, bounds: Mapping[str, float]) -> None:
+        """A result that is right where a model in scope predicted a divergence: that entry is fixed
+        (or its model is too pessimistic); either way the status line says so."""
+        candidates = self._candidates(raw, quantity)
+        if not candidates or np.size(expected) > 1000:
+            return
+        context = self._context(raw, quantity)
+        fmt_bound = bounds.get("ulp", 0.0)
+        for entry in candidates:
+            for prediction in entry.predict(context):
+                right = np.asarray(expected, dtype=np.float64)
+                gaps = registry.distances(right, Prediction(prediction.value), oracle.FORMATS[raw.dtype])
+                if gaps.size and float(gaps.max()) > max(fmt_bound, entry.bound_ulp):
+                    entry.fixed += 1
+                    return
 
 
-def _explain(variants: tuple[str, ...]) -> str:
+def _shaped(prediction: Prediction, actual: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(np.asarray(prediction.value, dtype=np.float64), actual.shape)
+
+
+def _variant_text(variants: tuple[str, ...]) -> str:
     table = oracle.variants()
     return " ".join(table[name].description for name in variants if name in table)
 

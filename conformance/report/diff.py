@@ -1,14 +1,16 @@
 """``conformance diff OLD.json NEW.json``: what changed between two runs.
 
 A *regression* is a result that was right (pass or documented) and is now wrong (fail,
-xfail, error, timeout, crash); a *fix* is the reverse. Results are matched by (case,
-implementation, dtype, quantity); a framework version change keeps implementation
+xfail, error, timeout, crash), or a known divergence that its model no longer reproduces
+(xfail -> fail, error, ...: the error grew beyond the model, or changed its nature), even
+where both runs are wrong; a *fix* is a wrong result that is now right. Results are matched
+by (case, implementation, dtype, quantity); a framework version change keeps implementation
 names, so two framework versions can be compared directly.
 """
 
 from __future__ import annotations
 
-from .records import BAD, GOOD, ReportDocument, ResultRecord
+from .records import BAD, GOOD, PROBLEMS, ReportDocument, ResultRecord, Verdict
 
 Key = tuple[str, str, str, str]
 Change = tuple[Key, ResultRecord, ResultRecord]
@@ -27,7 +29,9 @@ def compare(old: ReportDocument, new: ReportDocument) -> dict[str, list[Change]]
     }
     for key in sorted(before.keys() & after.keys()):
         was, now = before[key], after[key]
-        if was["verdict"] in GOOD and now["verdict"] in BAD:
+        if (was["verdict"] in GOOD and now["verdict"] in BAD) or (
+            was["verdict"] == Verdict.XFAIL and now["verdict"] in PROBLEMS
+        ):
             changes["regressions"].append((key, was, now))
         elif was["verdict"] in BAD and now["verdict"] in GOOD:
             changes["fixes"].append((key, was, now))

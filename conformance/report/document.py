@@ -126,7 +126,5 @@ def terminal_summary(report: ReportDocument) -> str:
         lines.append(f"skipped {framework}: {reason}")
     for entry in report.get("divergences", []):
         if entry["status"] != "active":
-            lines.append(
-                f"known divergence {entry['status']}: {entry['implementation']} {entry['case']}: {entry['reason']}"
-            )
+            lines.append(f"known divergence {entry['status']}: {entry['name']} ({entry['implementation']})")
     return "\n".join(lines)

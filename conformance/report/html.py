@@ -143,7 +143,7 @@ def render(report: ReportDocument) -> str:
 def _skips_and_registry(report: ReportDocument) -> str:
     lines = [f"<li>skipped {escape(k)}: {escape(v)}</li>" for k, v in report["environment"].get("skipped", {}).items()]
     lines += [
-        f"<li>known divergence <b>{escape(d['status'])}</b>: {escape(d['implementation'])} {escape(d['case'])}: "
+        f"<li>known divergence <b>{escape(d['status'])}</b>: {escape(d['name'])} ({escape(d['implementation'])}): "
         f"{escape(d['reason'])}</li>"
         for d in report.get("divergences", [])
         if d["status"] != "active"

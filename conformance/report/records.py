@@ -104,13 +104,17 @@ class Environment(TypedDict):
 
 
 class DivergenceStatus(TypedDict):
-    implementation: str
-    case: str
+    """A known divergence as the run found it (only those with something to say are listed)."""
+
+    name: str
+    implementation: str  # its implementation patterns, comma-separated
+    model: str
     dtype: str | None
     quantity: str | None
     reason: str
     link: str
-    status: str  # active | fixed | stale
+    status: str  # active: it explained results | fixed: its model predicted a divergence that is gone | stale
+    explained: int
 
 
 class Summary(TypedDict):
@@ -183,15 +187,15 @@ def merge(parts: Sequence[ReportDocument]) -> ReportDocument:
     """One report from several runs over disjoint cases (the pytest plugin runs file by file)."""
     if not parts:
         raise ValueError("nothing to merge")
-    statuses: dict[tuple[str, str], list[DivergenceStatus]] = {}
+    statuses: dict[str, list[DivergenceStatus]] = {}
     for part in parts:
         for entry in part.get("divergences", []):
-            statuses.setdefault((entry["implementation"], entry["case"]), []).append(entry)
+            statuses.setdefault(entry["name"], []).append(entry)
     divergences: list[DivergenceStatus] = []
     for entries in statuses.values():
         found = {e["status"] for e in entries}
         status = "active" if "active" in found else "fixed" if "fixed" in found else "stale"
-        divergences.append({**entries[0], "status": status})
+        divergences.append({**entries[0], "status": status, "explained": sum(e["explained"] for e in entries)})
     frameworks: dict[str, str] = {}
     skipped: dict[str, str] = {}
     for part in parts:
