@@ -306,6 +306,7 @@ def _base_record(raw: RawResult, quantity: str) -> ResultRecord:
         "sweep": dict(case.sweep),
         "sweep_group": case.template if case.sweep else "",
         "doc": raw.implementation.get("doc", ""),
+        "variants": list(raw.implementation.get("semantics", ())),
     }
 
 

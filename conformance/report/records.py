@@ -93,6 +93,8 @@ class ResultRecord(TypedDict):
     documented_expected: NotRequired[Any]
     diagnosis: NotRequired[str]
     explanation: NotRequired[Explanation]
+    #: The semantic variants the implementation documents (oracle/variants.yaml names).
+    variants: NotRequired[list[str]]
 
 
 class Environment(TypedDict):
