@@ -32,6 +32,7 @@ from conformance.report.records import DivergenceStatus
 from oracle.formats import FORMATS, FloatFormat
 
 from .mechanisms import ModelContext, Prediction, models
+from .scoring import score, tolerance
 
 FIELDS = {
     "name": True,
@@ -293,8 +294,9 @@ def check_witness(entry: KnownDivergence, returned: Any = None) -> WitnessCheck:
     got = np.asarray(_floats(witness.returned if returned is None else returned), dtype=np.float64).reshape(
         expected.shape
     )
-    bound = 4.0 if witness.dtype in ("float64", "float32") else 2.0
-    off = distances(got, Prediction(expected), FORMATS[witness.dtype]) > bound
+    exact_text = ideal.value_exact if witness.quantity == "value" else ideal.grad_exact
+    bounds = tolerance(witness.quantity, witness.dtype)
+    off = ~score(got, expected, exact_text, witness.dtype, bounds).mask.reshape(expected.shape)
 
     def exact(
         name: str, p: Mapping[str, Any], i: Mapping[str, np.ndarray], dtype: str, variants: tuple[str, ...]
