@@ -230,3 +230,13 @@ def test_a_case_the_oracle_cannot_decide_is_an_error_and_the_rest_of_the_run_goe
     )
     assert any(r["dtype"] == "float32" and r["verdict"] == "pass" for r in results)
     assert (out / "junit.xml").is_file() and (out / "report.html").is_file()
+
+
+def test_a_subset_run_reports_no_stale_or_fixed_entries_for_what_did_not_run(tmp_path):
+    done = conformance(
+        "run", "--op", "softplus", "--framework", "torch", "--out", str(tmp_path), "--cache-dir", str(tmp_path / "c")
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert "known divergence" not in done.stdout
+    divergences = json.loads((tmp_path / "report.json").read_text())["divergences"]
+    assert all(d["status"] == "active" for d in divergences), divergences

@@ -4,6 +4,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conformance.corpus import cases
@@ -84,3 +85,49 @@ def test_torch_takes_the_class_axis_of_a_rank_5_cross_entropy_at_1():
     rows = [([0.5, 2, -3], 2), ([-1, 0, 1.5], 0), ([1, 0, 4], 1), ([1, -2, 0.25], 2)]
     expected = sum(math.log(sum(math.exp(v) for v in row)) - row[label] for row, label in rows) / 4
     assert result.value.tolist() == pytest.approx(expected, rel=1e-15)
+
+
+def test_every_known_divergence_still_shows_on_the_installed_framework_and_its_model_reproduces_it():
+    """Each registry entry's witness, run live: it still diverges from the ideal, and the entry's
+    model reproduces what the installed framework returns (the frozen output is for the offline
+    test; a new framework version that changes it shows here first)."""
+    from collections import defaultdict
+
+    from conformance.judge import registry
+
+    entries = registry.load()
+    by_framework: dict[str, list] = defaultdict(list)
+    for entry in entries:
+        w = entry.witness
+        case = Case(
+            id=entry.name,
+            description="witness",
+            provenance=entry.link,
+            op=w.op,
+            params=w.params,
+            inputs=w.inputs,
+            dtypes=(w.dtype,),
+        )
+        for framework in entry.frameworks:
+            by_framework[framework].append((entry, case))
+    installed = set(adapter_specs())
+    checked = 0
+    for framework, pairs in sorted(by_framework.items()):
+        if framework not in installed:
+            continue
+        frameworks, results = run([case for _, case in pairs], [framework])
+        if frameworks[0].skipped:
+            continue
+        for entry, case in pairs:
+            mine = [
+                r for r in results if r.case.id == case.id and r.implementation["name"] == entry.witness.implementation
+            ]
+            if not mine:
+                continue
+            live = mine[0].value if entry.witness.quantity == "value" else mine[0].grad
+            check = registry.check_witness(entry, np.asarray(live).tolist())
+            assert check.failing.any(), f"{entry.name}: {framework} no longer diverges on its witness"
+            found, nearest = registry.explain([entry], check.context, check.returned, check.failing)
+            assert found is not None, f"{entry.name}: the model is {nearest.distance_ulp if nearest else '?'} ulp off"
+            checked += 1
+    assert checked or not installed & set(by_framework)
