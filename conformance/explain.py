@@ -61,27 +61,36 @@ def run(
 
 
 def describe(case: Case, records: Sequence[ResultRecord]) -> str:
+    """Per dtype and quantity: the exact answer, then each implementation's, its error and why."""
     lines = [f"{case.op} {json.dumps(case.params)}"]
     for dtype in case.dtypes:
-        rows = [r for r in records if r["dtype"] == dtype and r["quantity"] == "value"]
-        if not rows:
+        in_dtype = [r for r in records if r["dtype"] == dtype]
+        if not in_dtype:
             continue
-        exact = next((r for r in rows if r["exact"] is not None), None)
-        lines.append("")
-        lines.append(f"{dtype}: inputs {json.dumps(rows[0]['inputs'])}")
-        if exact is not None:
-            lines.append(
-                f"  exact value {json.dumps(exact['exact'])}, correctly rounded {json.dumps(exact['expected'])}"
-            )
-        width = max(len(r["implementation"]) for r in rows)
-        for r in sorted(rows, key=lambda r: r["implementation"]):
-            ulp = r["max_ulp_error"]
-            error = f"{ulp:.3g} ulp" if isinstance(ulp, int | float) else f"{ulp} ulp" if ulp is not None else ""
-            value = json.dumps(r["actual"]) if r["actual"] is not None else "-"
-            lines.append(
-                f"  {r['implementation']:<{width}}  {r['verdict']:<11} {value:<24} {error:<12} "
-                f"{r['semantics'] if r['semantics'] != 'ideal' else ''}"
-            )
-            if r["verdict"] != Verdict.PASS and r["message"]:
-                lines.append(f"  {'':<{width}}  {r['message']}")
+        lines += ["", f"{dtype}: inputs {json.dumps(in_dtype[0]['inputs'])}"]
+        for quantity in ("value", "grad"):
+            rows = sorted((r for r in in_dtype if r["quantity"] == quantity), key=lambda r: r["implementation"])
+            lines += _quantity_lines(quantity, rows)
     return "\n".join(lines)
+
+
+def _quantity_lines(quantity: str, rows: Sequence[ResultRecord]) -> list[str]:
+    if not rows:
+        return []
+    exact = next((r for r in rows if r["exact"] is not None), None)
+    lines = [f"  {quantity}: exact {json.dumps(exact['exact'])}" if exact else f"  {quantity}:"]
+    width = max(len(r["implementation"]) for r in rows)
+    for r in rows:
+        ulp = r["max_ulp_error"]
+        error = f"{ulp:.3g} ulp" if isinstance(ulp, int | float) else f"{ulp} ulp" if ulp is not None else ""
+        value = json.dumps(r["actual"]) if r["actual"] is not None else "-"
+        lines.append(f"    {r['implementation']:<{width}}  {r['verdict']:<11} {value:<26} {error}")
+        explanation = r.get("explanation")
+        if explanation is not None and explanation["kind"] == "model":
+            lines.append(
+                f"    {'':<{width}}  model {explanation['name']} predicts {json.dumps(explanation['predicted'])}, "
+                f"{explanation['distance_ulp']} ulp away: {explanation['text']}"
+            )
+        elif r["verdict"] not in (Verdict.PASS, Verdict.UNSUPPORTED) and r["message"]:
+            lines.append(f"    {'':<{width}}  {r['message']}")
+    return lines
