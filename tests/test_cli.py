@@ -135,7 +135,7 @@ def test_explain_names_the_keras_clip_for_seed000(tmp_path):
         str(tmp_path),
     )
     assert done.returncode == 0, done.stderr
-    assert 'exact value "inf"' in done.stdout
+    assert 'value: exact "inf"' in done.stdout
     assert "8.05904769897461" in done.stdout
     assert (
         "explained by keras_categorical: Keras categorical cross-entropy on probabilities first renormalises"
