@@ -3,8 +3,10 @@
 A framework holds tensors in a *storage* dtype and computes each elementwise operation in a
 *compute* dtype (on CPU, float16 and bfloat16 operations are computed in float32 and rounded
 back after every operation), and XLA and TensorFlow's CPU kernels flush subnormal inputs and
-results to zero. :class:`Arith` does the same with NumPy: every operation takes and returns
-arrays of the storage dtype, rounds once per operation, and flushes where the platform does.
+results to zero: subnormals of the dtype they compute in, so a float16 subnormal, which is a
+normal float32 converted in software, survives. :class:`Arith` does the same with NumPy: every
+operation takes and returns arrays of the storage dtype, rounds once per operation, and flushes
+where the platform does.
 NumPy's own kernels (exp, log, ...) are not the framework's, so a model is trusted only to a
 few ULPs of the magnitudes it rounds at; the registry entry states that bound.
 """
@@ -24,7 +26,7 @@ class Arith:
         self.storage, self.compute = storage, compute or storage
         self.flush = flush
         self._storage_type, self._compute_type = numpy_dtype(self.storage), numpy_dtype(self.compute)
-        self.min_normal = FORMATS[self.storage].min_normal
+        self.min_normal = FORMATS[self.compute].min_normal  # flushing happens in the compute dtype
 
     # -- values --------------------------------------------------------------------------
     def cast(self, value: Any) -> np.ndarray:

@@ -25,8 +25,11 @@ from . import ModelContext, Prediction, model
 
 
 def flush_subnormals(array: np.ndarray, dtype: str) -> np.ndarray:
+    """Subnormals of the dtype the CPU computes in flushed to 0: float16 and bfloat16 are computed in
+    float32, so a float16 subnormal (a normal float32) survives and only float32's are flushed."""
     values = np.asarray(array, dtype=np.float64)
-    tiny = (values != 0) & (np.abs(values) < FORMATS[dtype].min_normal)
+    computed_in = "float32" if dtype in ("float16", "bfloat16") else dtype
+    tiny = (values != 0) & (np.abs(values) < FORMATS[computed_in].min_normal)
     return np.where(tiny, np.copysign(0.0, values), values)
 
 
