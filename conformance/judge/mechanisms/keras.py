@@ -64,25 +64,32 @@ def _reduce(context: ModelContext, a: Arith, backend: str, values: np.ndarray) -
     total = a.sum(values, accumulate="float32" if a.storage in HALF else a.storage)
     if reduction == "sum":
         return total
-    # divide_no_nan resolves its dtype with Python's float, which the torch backend reads as
-    # float32: a float64 mean is divided, and returned, in float32.
-    d = Arith("float32") if (backend == "torch" and a.storage == "float64") else a
+    d = _divide_arith(a, backend)
     count = d.const(float(np.size(values)))
     return np.where(d.wide(count) == 0, d.const(0.0), d.div(d.cast(a.wide(total)), count))
 
 
-def _cotangent(context: ModelContext, a: Arith, backend: str, shape: tuple[int, ...]) -> np.ndarray:
-    """What the reduction (and the mean over the trailing axis) hands back to each element."""
-    reduction = context.params["reduction"]
-    if reduction == "mean":
-        count = a.const(float(np.prod(shape, dtype=np.int64)))
-        g = np.broadcast_to(a.div(a.const(1.0), count), shape)
+def _divide_arith(a: Arith, backend: str) -> Arith:
+    """divide_no_nan resolves its dtype with Python's float, which the torch backend reads as float32:
+    a float64 mean is divided (and its gradient 1 / count computed) in float32 there."""
+    return Arith("float32") if (backend == "torch" and a.storage == "float64") else a
+
+
+def _cotangent(
+    context: ModelContext, a: Arith, backend: str, shape: tuple[int, ...], trailing_mean: bool
+) -> np.ndarray:
+    """What the reduction (and, for the losses that have one, the mean over the trailing axis)
+    hands back to each element."""
+    if context.params["reduction"] == "mean":
+        d = _divide_arith(a, backend)
+        count = d.const(float(np.prod(shape, dtype=np.int64)))
+        g = np.broadcast_to(a.cast(d.wide(d.div(d.const(1.0), count))), shape)
     else:
         g = np.broadcast_to(a.const(1.0), shape)
     weight = context.params.get("sample_weight")
     if weight is not None:
         g = a.mul(g, a.cast(np.broadcast_to(weight, shape)))
-    return _through_mean(a, backend, g)
+    return _through_mean(a, backend, g) if trailing_mean else g
 
 
 # -- binary cross-entropy, per backend ------------------------------------------------------
@@ -147,7 +154,7 @@ def _bce(context: ModelContext, backend: str) -> Prediction | None:
         else:
             loss = _bce_probabilities_keras(a, backend, x, z, None)
         return Prediction(a.wide(_reduce(context, a, backend, _through_mean(a, backend, loss))))
-    g = _cotangent(context, a, backend, np.shape(x))
+    g = _cotangent(context, a, backend, np.shape(x), trailing_mean=True)
     if logits:
         s = a.sigmoid(x)
         return Prediction(a.wide(a.mul(a.sub(s, z), g)), scale=np.abs(a.wide(s)) * np.abs(a.wide(g)))
@@ -156,10 +163,68 @@ def _bce(context: ModelContext, backend: str) -> Prediction | None:
     return Prediction(a.wide(_bce_probabilities_keras(a, backend, x, z, g)))
 
 
+# -- categorical cross-entropy on probabilities (Keras' own formula on every backend) --------------
+
+
+def _through_clip(
+    a: Arith, backend: str, g: np.ndarray, q: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
+    """The clip's backward. TensorFlow and torch select: g inside [low, high], bounds included, 0
+    outside (an infinite g outside gives 0). JAX multiplies g by 1 inside, 1/2 on a bound (jnp.clip
+    is a maximum then a minimum, each splitting at a tie) and 0 outside, so inf * 0 = NaN."""
+    wide, lo, hi = a.wide(q), a.wide(low), a.wide(high)
+    inside, on_bound = (wide > lo) & (wide < hi), (wide == lo) | (wide == hi)
+    if backend != "jax":
+        return np.where(inside | on_bound, g, a.const(0.0))
+    return a.mul(g, a.cast(np.where(inside, 1.0, np.where(on_bound, 0.5, 0.0))))
+
+
+def _cce_probabilities(context: ModelContext, backend: str, a: Arith, t: np.ndarray, p: np.ndarray) -> Prediction:
+    """p / sum(p) along the class axis, clipped to [eps, 1 - eps], then -sum(t log q); and the
+    backend's autodiff of it (Log: g * reciprocal(x) on TensorFlow, g / x elsewhere; a / s: g / s to
+    a and -g a / s^2, summed over the row, to s)."""
+    axis = int(context.params["axis"])
+    accumulate = "float32" if a.storage in HALF else a.storage
+    total = np.expand_dims(a.sum(p, axis=axis, accumulate=accumulate), axis)
+    q = a.div(p, total)
+    low, high = a.const(EPSILON), a.const(1.0 - EPSILON)
+    clipped = a.minimum(a.maximum(q, low), high)
+    logs = a.log(clipped)
+    if context.quantity == "value":
+        loss = a.neg(a.sum(a.mul(t, logs), axis=axis, accumulate=accumulate))
+        # q = p / s is rounded at the size of q (<= 1), and log q near q = 1 passes that ULP on
+        # absolutely: the loss is trusted to ULPs of the label mass, not of a small loss.
+        mass = np.sum(np.abs(a.wide(t)), axis=axis)
+        scale = mass if context.params["reduction"] == "none" else None
+        return Prediction(a.wide(_reduce(context, a, backend, loss)), scale=scale)
+    g = np.expand_dims(_cotangent(context, a, backend, tuple(np.delete(np.shape(p), axis)), False), axis)
+    g_logs = a.mul(a.neg(np.broadcast_to(g, np.shape(p))), t)
+    one = a.const(1.0)
+    g_clipped = a.mul(g_logs, a.div(one, clipped)) if backend == "tensorflow" else a.div(g_logs, clipped)
+    g_q = _through_clip(a, backend, g_clipped, q, low, high)
+    direct = a.div(g_q, total)
+    if backend == "jax":  # div's JVP in y: (-g x) * integer_pow(y, -2)
+        through_total = a.mul(a.mul(a.neg(g_q), p), a.div(one, a.mul(total, total)))
+    elif backend == "tensorflow":  # _RealDivGrad: grad * ((-x / y) / y)
+        through_total = a.mul(g_q, a.div(a.div(a.neg(p), total), total))
+    else:  # torch's div_tensor_other_backward: -grad * ((x / y) / y)
+        through_total = a.mul(a.neg(g_q), a.div(a.div(p, total), total))
+    summed = np.expand_dims(a.sum(through_total, axis=axis, accumulate=accumulate), axis)
+    grad = a.add(direct, np.broadcast_to(summed, np.shape(p)))
+    scale = np.maximum(np.abs(a.wide(direct)), np.abs(a.wide(summed)))
+    return Prediction(a.wide(grad), scale=scale)
+
+
 @model("keras.loss")
 def keras_loss(context: ModelContext) -> Prediction | None:
     """A Keras loss class on the backend named in the options (``backend: jax|tensorflow|torch``)."""
     backend = str(context.options.get("backend"))
     if context.op.name == "binary_crossentropy":
         return _bce(context, backend)
+    if context.op.name == "categorical_crossentropy" and not context.params["from_logits"]:
+        a = _arith(context, backend)
+        labels = a.cast(context.inputs["y_true"])
+        classes = int(np.shape(labels)[int(context.params["axis"])])
+        t = _smoothed(a, labels, float(context.params["label_smoothing"]), classes)
+        return _cce_probabilities(context, backend, a, t, a.cast(context.inputs["y_pred"]))
     return None
