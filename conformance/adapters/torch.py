@@ -19,10 +19,12 @@ class TorchTensors:
 
     def tensor(self, array: np.ndarray, dtype: str) -> Any:
         # Through float64: torch.from_numpy knows no bfloat16, and every value is exact in the target.
-        return self.torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64)).to(getattr(self.torch, dtype))
+        # A copy: from_numpy shares memory, and a framework's in-place op (Keras' `sample_weight *=
+        # mask`) would otherwise rewrite the caller's array.
+        return self.torch.from_numpy(np.array(array, dtype=np.float64, copy=True)).to(getattr(self.torch, dtype))
 
     def labels(self, array: np.ndarray) -> Any:
-        return self.torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
+        return self.torch.from_numpy(np.array(array, dtype=np.int64, copy=True))
 
     def _out(self, tensor: Any) -> tuple[np.ndarray, str]:
         return tensor.detach().to(self.torch.float64).numpy().copy(), dtype_name(tensor.dtype)
