@@ -189,4 +189,5 @@ def scalar(name: str, values: np.ndarray, single: bool) -> np.ndarray:
     if not wide.size:
         return wide
     table = SINGLE if single else DOUBLE
-    return np.asarray(table[name](wide), dtype=np.float64).reshape(wide.shape)
+    with np.errstate(all="ignore"):  # the C functions raise the flags C does (overflow, log(0))
+        return np.asarray(table[name](wide), dtype=np.float64).reshape(wide.shape)
