@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -178,9 +179,13 @@ def _libm_single() -> dict[str, Callable[[float], float]] | None:
     return functions
 
 
-DOUBLE = {name: np.frompyfunc(_libm(name), 1, 1) for name in ("exp", "log", "log1p")}
-_SINGLE = _libm_single()
-SINGLE = {name: np.frompyfunc(f, 1, 1) for name, f in _SINGLE.items()} if _SINGLE else DOUBLE
+@functools.cache
+def _table(single: bool) -> dict[str, Any]:
+    """The scalar functions as NumPy ufuncs, looked up once, on first use."""
+    functions = _libm_single() if single else None
+    if functions is None:
+        return {name: np.frompyfunc(_libm(name), 1, 1) for name in ("exp", "log", "log1p")}
+    return {name: np.frompyfunc(f, 1, 1) for name, f in functions.items()}
 
 
 def scalar(name: str, values: np.ndarray, single: bool) -> np.ndarray:
@@ -188,6 +193,5 @@ def scalar(name: str, values: np.ndarray, single: bool) -> np.ndarray:
     wide = np.asarray(values, dtype=np.float64)
     if not wide.size:
         return wide
-    table = SINGLE if single else DOUBLE
     with np.errstate(all="ignore"):  # the C functions raise the flags C does (overflow, log(0))
-        return np.asarray(table[name](wide), dtype=np.float64).reshape(wide.shape)
+        return np.asarray(_table(single)[name](wide), dtype=np.float64).reshape(wide.shape)

@@ -13,8 +13,9 @@ that other models (Keras' TensorFlow backend calls tf.nn) can reuse them.
 * sigmoid_cross_entropy_with_logits: max(x, 0) - x z + log1p(exp(-|x|)) built of where, so
   an infinite logit meets 0 * inf or inf - inf.
 * softmax, log_softmax (SoftmaxEigenImpl): x - max, exp, Eigen's sum; softmax multiplies by
-  the rounded 1 / sum, log_softmax subtracts log(sum). Gradients: (g - sum(g s)) s and
-  g - sum(g) exp(y), each op rounded.
+  the rounded 1 / sum, log_softmax subtracts log(sum). With oneDNN on (the default) float32
+  and bfloat16 softmax is oneDNN's kernel instead (:mod:`.onednn`). Gradients: (g - sum(g s)) s
+  and g - sum(g) exp(y), each op rounded; TensorFlow's Sum adds bfloat16 in float32.
 * softmax_cross_entropy_with_logits (XentEigenImpl): loss sum(z (log(sum) - (x - max))),
   backprop exp(x - max) / sum - z computed in the forward; float16 and bfloat16 run it in
   float32. sparse_softmax_cross_entropy_with_logits likewise (float16 in float32, bfloat16
@@ -37,6 +38,7 @@ FLOAT_EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-13, "bfl
 
 
 def arith(dtype: str) -> EigenArith:
+    """The arithmetic of TensorFlow's CPU kernels in ``dtype``."""
     return EigenArith(dtype)
 
 
@@ -51,6 +53,7 @@ def seed(a: EigenArith, context: ModelContext, shape: tuple[int, ...]) -> np.nda
 
 
 def sigmoid(a: EigenArith, x: np.ndarray) -> np.ndarray:
+    """tf.math.sigmoid: Eigen's logistic, by each element's path (:func:`.eigen.logistic`)."""
     return logistic(a, x)
 
 
