@@ -42,59 +42,6 @@ def reduce(a: Arith, loss: np.ndarray, reduction: str) -> np.ndarray:
     return a.cast(k.div(k.sum(loss), k.const(float(np.size(loss)))))
 
 
-def _bce_with_logits_terms(context: ModelContext) -> tuple[Arith, np.ndarray, np.ndarray, np.ndarray | None]:
-    a = arith(context)
-    x, z = a.cast(context.inputs["y_pred"]), a.cast(context.inputs["y_true"])
-    weight = context.params.get("sample_weight")
-    return a, x, z, None if weight is None else a.cast(weight)
-
-
-def log_sigmoid(a: Arith, x: np.ndarray) -> np.ndarray:
-    """aten's log_sigmoid kernel: min(x, 0) - log1p(exp(-|x|)), one kernel (float32 inside for halves)."""
-    k = a.kernel()
-    xk = k.cast(x)
-    return a.cast(k.sub(k.minimum(xk, k.const(0.0)), log1p(k, exp(k, k.neg(k.abs(xk))))))
-
-
-@model("torch.bce_with_logits.value")
-def bce_with_logits_value(context: ModelContext) -> Prediction | None:
-    """loss = (1 - z) x - log_sigmoid(x) (aten binary_cross_entropy_with_logits), each op rounded:
-    for x < 0 with z = 0 the loss x - log_sigmoid(x) subtracts two numbers of size |x| whose
-    difference is log1p(e^x): it keeps only absolute accuracy (0 instead of 9.4e-14 at x = -30)."""
-    if context.op.name != "binary_crossentropy" or context.quantity != "value":
-        return None
-    a, x, z, weight = _bce_with_logits_terms(context)
-    linear = a.mul(a.sub(a.const(1.0), z), x)
-    loss = a.sub(linear, log_sigmoid(a, x))
-    if weight is not None:
-        loss = a.mul(loss, weight)
-    reduction = context.params["reduction"]
-    # The subtraction rounds at the size of its operands, |x|: that is the scale of an ULP slip.
-    scale = np.abs(a.wide(linear)) if reduction == "none" else None
-    return Prediction(a.wide(reduce(a, loss, reduction)), scale=scale)
-
-
-@model("torch.bce_with_logits.grad")
-def bce_with_logits_grad(context: ModelContext) -> Prediction | None:
-    """grad = (sigmoid(x) - z) * g [* w] [/ numel]: sigmoid(x) rounds to 1 (x > 16.6 in float32,
-    36.7 in float64) and the difference to z = 1 cancels to 0 where the exact gradient is -e^-x."""
-    if context.op.name != "binary_crossentropy" or context.quantity != "grad":
-        return None
-    a, x, z, weight = _bce_with_logits_terms(context)
-    reduction = context.params["reduction"]
-    seed = a.const(1.0) if context.cotangent is None else a.cast(context.cotangent)
-    s = sigmoid(a, x)
-    grad = a.mul(a.sub(s, z), seed)
-    if weight is not None:
-        grad = a.mul(grad, weight)
-    if reduction == "mean":
-        grad = a.div(grad, a.const(float(np.size(x))))
-    # sigmoid(x) - z is rounded at the size of sigmoid(x): a kernel one ULP off there moves the
-    # result by that ULP times what multiplies the difference (the seed, the weight, 1 / numel).
-    factor = np.abs(a.wide(seed)) * (1.0 if weight is None else np.abs(a.wide(weight)))
-    return Prediction(a.wide(grad), scale=a.wide(s) * factor / (np.size(x) if reduction == "mean" else 1.0))
-
-
 # -- arithmetic shared by the models below ---------------------------------------------------
 
 
@@ -166,6 +113,62 @@ def output_gradient(a: Arith, context: ModelContext, shape: tuple[int, ...]) -> 
     """The output gradient autograd starts from: the cotangent, or ones (one for a reduced loss)."""
     cotangent = context.cotangent
     return a.cast(np.ones(shape) if cotangent is None else np.broadcast_to(cotangent, shape))
+
+
+# -- binary cross-entropy on logits ----------------------------------------------------------
+
+
+def _bce_with_logits_terms(context: ModelContext) -> tuple[Arith, np.ndarray, np.ndarray, np.ndarray | None]:
+    a = arith(context)
+    x, z = a.cast(context.inputs["y_pred"]), a.cast(context.inputs["y_true"])
+    weight = context.params.get("sample_weight")
+    return a, x, z, None if weight is None else a.cast(weight)
+
+
+def log_sigmoid(a: Arith, x: np.ndarray) -> np.ndarray:
+    """aten's log_sigmoid kernel: min(x, 0) - log1p(exp(-|x|)), one kernel (float32 inside for halves)."""
+    k = a.kernel()
+    xk = k.cast(x)
+    return a.cast(k.sub(k.minimum(xk, k.const(0.0)), log1p(k, exp(k, k.neg(k.abs(xk))))))
+
+
+@model("torch.bce_with_logits.value")
+def bce_with_logits_value(context: ModelContext) -> Prediction | None:
+    """loss = (1 - z) x - log_sigmoid(x) (aten binary_cross_entropy_with_logits), each op rounded:
+    for x < 0 with z = 0 the loss x - log_sigmoid(x) subtracts two numbers of size |x| whose
+    difference is log1p(e^x): it keeps only absolute accuracy (0 instead of 9.4e-14 at x = -30)."""
+    if context.op.name != "binary_crossentropy" or context.quantity != "value":
+        return None
+    a, x, z, weight = _bce_with_logits_terms(context)
+    linear = a.mul(a.sub(a.const(1.0), z), x)
+    loss = a.sub(linear, log_sigmoid(a, x))
+    if weight is not None:
+        loss = a.mul(loss, weight)
+    reduction = context.params["reduction"]
+    # The subtraction rounds at the size of its operands, |x|: that is the scale of an ULP slip.
+    scale = np.abs(a.wide(linear)) if reduction == "none" else None
+    return Prediction(a.wide(reduce(a, loss, reduction)), scale=scale)
+
+
+@model("torch.bce_with_logits.grad")
+def bce_with_logits_grad(context: ModelContext) -> Prediction | None:
+    """grad = (sigmoid(x) - z) * g [* w] [/ numel]: sigmoid(x) rounds to 1 (x > 16.6 in float32,
+    36.7 in float64) and the difference to z = 1 cancels to 0 where the exact gradient is -e^-x."""
+    if context.op.name != "binary_crossentropy" or context.quantity != "grad":
+        return None
+    a, x, z, weight = _bce_with_logits_terms(context)
+    reduction = context.params["reduction"]
+    seed = a.const(1.0) if context.cotangent is None else a.cast(context.cotangent)
+    s = sigmoid(a, x)
+    grad = a.mul(a.sub(s, z), seed)
+    if weight is not None:
+        grad = a.mul(grad, weight)
+    if reduction == "mean":
+        grad = a.div(grad, a.const(float(np.size(x))))
+    # sigmoid(x) - z is rounded at the size of sigmoid(x): a kernel one ULP off there moves the
+    # result by that ULP times what multiplies the difference (the seed, the weight, 1 / numel).
+    factor = np.abs(a.wide(seed)) * (1.0 if weight is None else np.abs(a.wide(weight)))
+    return Prediction(a.wide(grad), scale=a.wide(s) * factor / (np.size(x) if reduction == "mean" else 1.0))
 
 
 # -- sigmoid ----------------------------------------------------------------------------------
