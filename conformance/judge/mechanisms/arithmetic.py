@@ -106,7 +106,8 @@ class Arith:
         acc = numpy_dtype(accumulate) if accumulate else self._compute_type
         with np.errstate(all="ignore"):
             total = np.sum(np.asarray(a).astype(acc), axis=axis, dtype=acc)
-        return self._flushed(np.asarray(total).astype(self._storage_type))
+            held = np.asarray(total).astype(self._storage_type)  # a sum beyond the dtype's range is inf
+        return self._flushed(held)
 
     def mean(self, a: Any, axis: int | None = None, accumulate: str | None = None) -> np.ndarray:
         array = np.asarray(a)
