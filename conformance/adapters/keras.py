@@ -211,8 +211,10 @@ def _likelihood_losses(keras: Any, backend: str, call_loss: Any) -> list[Impleme
     focal = weighted | {"gamma", "alpha", "label_smoothing"}
     for from_logits in (False, True):
         mode = "logits" if from_logits else "probabilities"
-        # The torch backend hands the clipped probabilities to torch's BCELoss and its log floor.
+        # The torch backend hands the clipped probabilities to torch's BCELoss and its log floor;
+        # on TensorFlow, sigmoid(x) carries its logits and the cross-entropy term takes them, unclipped.
         floor = ("torch_log_floor",) if backend == "torch" and not from_logits else ()
+        clip = () if backend == "tensorflow" and from_logits else ("keras_focal_clip",)
         rows += [
             Implementation(
                 f"{prefix}.losses.BinaryFocalCrossentropy[{mode}]",
@@ -221,7 +223,7 @@ def _likelihood_losses(keras: Any, backend: str, call_loss: Any) -> list[Impleme
                 focal,
                 REDUCTIONS,
                 from_logits,
-                ("keras_focal_clip", *floor, "mean_over_count"),
+                (*clip, *floor, "mean_over_count"),
                 LOSSES.format("binaryfocalcrossentropy"),
             ),
             Implementation(

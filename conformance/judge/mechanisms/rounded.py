@@ -51,9 +51,18 @@ class Rules:
 
     tie: str = "split"
     clip: str = "inclusive"
+    #: The gradient of x ** 0: 0 (torch's pow_backward special-cases it), or 0 x x^-1 = NaN at x = 0.
+    pow_zero_is_zero: bool = False
+    #: The gradient of x / y in y, in the order each framework rounds it: torch -g ((x / y) / y),
+    #: TensorFlow g ((-x / y) / y), JAX -((g y^-2) x) (its JVP transposed).
+    divisor: str = "torch"
+    #: The gradient of log x: g / x (torch, JAX) or g x reciprocal(x) (TensorFlow: 1/x rounded first).
+    log_reciprocal: bool = False
 
 
-TORCH, JAX, TENSORFLOW = Rules("split", "inclusive"), Rules("split", "split"), Rules("first", "inclusive")
+TORCH = Rules("split", "inclusive", pow_zero_is_zero=True)
+JAX = Rules("split", "split", divisor="jax")
+TENSORFLOW = Rules("first", "inclusive", divisor="tensorflow", log_reciprocal=True)
 
 
 @dataclass(eq=False)
@@ -96,9 +105,9 @@ class Tape:
         return Var(value, total, tuple(parents), backward)
 
     @staticmethod
-    @_quiet
     def _mag(v: Var) -> np.ndarray:
-        return np.abs(np.nan_to_num(v.value, posinf=0.0, neginf=0.0))
+        magnitude: np.ndarray = np.abs(np.nan_to_num(v.value, posinf=0.0, neginf=0.0))
+        return magnitude
 
     # -- elementwise --------------------------------------------------------------------------
     @_quiet
@@ -125,7 +134,11 @@ class Tape:
             scale = (x.scale + np.abs(self.a.wide(out)) * y.scale) / np.abs(y.value)
 
         def backward(g: Var) -> list[Var | None]:
-            return [self.div(g, y), self.neg(self.div(self.mul(g, x), self.mul(y, y)))]
+            if self.rules.divisor == "jax":
+                return [self.div(g, y), self.neg(self.mul(self.mul(g, self.power(y, -2.0)), x))]
+            if self.rules.divisor == "tensorflow":
+                return [self.div(g, y), self.mul(g, self.div(self.div(self.neg(x), y), y))]
+            return [self.div(g, y), self.mul(self.neg(g), self.div(self.div(x, y), y))]
 
         return self._out(out, scale, (x, y), backward)
 
@@ -155,6 +168,8 @@ class Tape:
     def log(self, x: Var) -> Var:
         with np.errstate(all="ignore"):
             scale = x.scale / np.abs(x.value)
+        if self.rules.log_reciprocal:
+            return self._out(self.a.log(x.value), scale, (x,), lambda g: [self.mul(g, self.div(self.const(1.0), x))])
         return self._out(self.a.log(x.value), scale, (x,), lambda g: [self.div(g, x)])
 
     @_quiet
@@ -173,7 +188,7 @@ class Tape:
         scale = np.where(np.isfinite(scale), scale, 0.0)
 
         def backward(g: Var) -> list[Var | None]:
-            if exponent == 0:
+            if exponent == 0 and self.rules.pow_zero_is_zero:
                 return [self.mul(g, self.const(0.0))]
             return [self.mul(g, self.mul(self.const(exponent), self.power(x, exponent - 1)))]
 
@@ -214,14 +229,32 @@ class Tape:
         )
 
     @_quiet
-    def clip(self, x: Var, low: float, high: float) -> Var:
-        lo, hi = float(self.a.wide(self.a.const(low))), float(self.a.wide(self.a.const(high)))
+    def expand(self, x: Var, axis: int) -> Var:
+        """np.expand_dims, so that a reduced value broadcasts back (and its gradient flows back)."""
+        shape = x.value.shape
+
+        def backward(g: Var) -> list[Var | None]:
+            return [Var(g.value.reshape(shape), g.scale.reshape(shape))]
+
+        return Var(np.expand_dims(x.value, axis), np.expand_dims(x.scale, axis), (x,), backward)
+
+    @_quiet
+    def clip(self, x: Var, low: float, high: float, exact_bounds: bool = False) -> Var:
+        """clip(x, low, high), the bounds converted to the dtype (or, with ``exact_bounds``, held as
+        given: Keras' torch backend makes them float32 tensors)."""
+        if exact_bounds:
+            lo, hi = low, high
+        else:
+            lo, hi = float(self.a.wide(self.a.const(low))), float(self.a.wide(self.a.const(high)))
         if self.rules.clip == "split":
-            return self.minimum(self.maximum(x, self.const(lo)), self.const(hi))
+            return self.minimum(self.maximum(x, self.scalar(lo)), self.scalar(hi))
         inside = (x.value >= lo) & (x.value <= hi)
-        mask = self.leaf(np.where(inside, 1.0, 0.0))
         clipped = np.clip(x.value, lo, hi)
-        return self._out(self.a.cast(clipped), np.where(inside, x.scale, 0.0), (x,), lambda g: [self.mul(g, mask)])
+        zero = self.const(0.0)
+        # A select, not a product: an infinite gradient outside the bounds is dropped, not 0 x inf.
+        return self._out(
+            self.a.cast(clipped), np.where(inside, x.scale, 0.0), (x,), lambda g: [self.where(inside, g, zero)]
+        )
 
     @_quiet
     def sigmoid(self, x: Var) -> Var:
@@ -237,7 +270,7 @@ class Tape:
         """Held in another dtype for a while (Keras' float32 mean): rounded there; the gradient too."""
         if dtype == self.a.storage:
             return x
-        narrow = Arith(dtype).wide(Arith(dtype).cast(x.value))
+        narrow = Arith(dtype, flush=self.a.flush).wide(Arith(dtype, flush=self.a.flush).cast(x.value))
         extra = np.abs(np.nan_to_num(narrow, posinf=0.0, neginf=0.0)) * (FORMATS[dtype].eps / self.eps)
         return self._out(self.a.cast(narrow), x.scale + extra, (x,), lambda g: [self.cast(g, dtype)])
 
@@ -251,6 +284,11 @@ class Tape:
     def custom(self, value: Var, parents: tuple[Var, ...], derivatives: tuple[Var, ...]) -> Var:
         """A value with a custom derivative rule (JAX's custom_jvp): g times each derivative."""
         return Var(value.value, value.scale, parents, lambda g: [self.mul(g, d) for d in derivatives])
+
+    @_quiet
+    def custom_vjp(self, value: Var, parent: Var, vjp: Callable[[Var], Var]) -> Var:
+        """A value whose gradient rule is given whole (a softmax along an axis)."""
+        return Var(value.value, value.scale, (parent,), lambda g: [vjp(g)])
 
     @staticmethod
     def stop(x: Var) -> Var:
