@@ -107,17 +107,16 @@ def poisson(tape: Tape, backend: str, context: ModelContext) -> tuple[Var, Var]:
 
 def _torch_bce(tape: Tape, target: Var, output: Var) -> Var:
     """torch's BCELoss kernel in scalar_t arithmetic: (t - 1) max(log(1 - o), -100) - t max(log o, -100),
-    and its backward (o - t) / max((1 - o) o, EPSILON) with EPSILON = 1e-12f as a scalar_t: 0 in
-    float16, so a hard 0 or 1 gives 0 / 0 = NaN there, times even a zero upstream gradient."""
+    and its backward g (o - t) / max((1 - o) o, EPSILON), left to right, with EPSILON = 1e-12f as a
+    scalar_t: 0 in float16, so a hard 0 or 1 gives 0 / 0 = NaN there, even for a zero g."""
     t, o = tape.stop(target), tape.stop(output)
     floor, one = tape.const(-100.0), tape.const(1.0)
     value = tape.sub(
         tape.mul(tape.sub(t, one), tape.maximum(tape.log(tape.sub(one, o)), floor)),
         tape.mul(t, tape.maximum(tape.log(o), floor)),
     )
-    epsilon = tape.const(float(np.float32(1e-12)))
-    slope = tape.div(tape.sub(o, t), tape.maximum(tape.mul(tape.sub(one, o), o), epsilon))
-    return tape.custom(value, (output,), (slope,))
+    denominator = tape.maximum(tape.mul(tape.sub(one, o), o), tape.const(float(np.float32(1e-12))))
+    return tape.custom_vjp(value, output, lambda g: tape.div(tape.mul(g, tape.sub(o, t)), denominator))
 
 
 def _bce(tape: Tape, backend: str, y: Var, probability: Var, logits: Var | None) -> Var:
@@ -137,6 +136,14 @@ def _bce(tape: Tape, backend: str, y: Var, probability: Var, logits: Var | None)
     return tape.neg(bce)
 
 
+def sigmoid_form(tape: Tape, backend: str) -> str:
+    """How each backend's sigmoid rounds (see Tape.sigmoid): XLA op by op, Eigen's generic e / (1 + e)
+    for TensorFlow's halves, one float32 kernel for torch and TensorFlow's float32 and float64."""
+    if backend == "jax":
+        return "reciprocal"
+    return "ratio" if backend == "tensorflow" and tape.a.storage in HALF else "kernel"
+
+
 def binary_focal(tape: Tape, backend: str, context: ModelContext) -> tuple[Var, Var]:
     y_true, y_pred = _expand(context)
     y, z = tape.leaf(y_true), tape.leaf(y_pred)
@@ -144,7 +151,7 @@ def binary_focal(tape: Tape, backend: str, context: ModelContext) -> tuple[Var, 
     if smoothing:
         y = tape.add(tape.mul(y, tape.scalar(1.0 - smoothing)), tape.scalar(0.5 * smoothing))
     logits = z if context.params["from_logits"] else None
-    p = tape.sigmoid(z) if logits is not None else z
+    p = tape.sigmoid(z, sigmoid_form(tape, backend)) if logits is not None else z
     bce = _bce(tape, backend, y, p, logits)
     one = tape.const(1.0)
     p_t = tape.add(tape.mul(y, p), tape.mul(tape.sub(one, y), tape.sub(one, p)))
@@ -156,11 +163,17 @@ def binary_focal(tape: Tape, backend: str, context: ModelContext) -> tuple[Var, 
     return mean_last(tape, focal, backend), z
 
 
-def _softmax(tape: Tape, x: Var, axis: int) -> Var:
-    """softmax along an axis, the max subtracted; its gradient y (g - sum(g y))."""
+def _softmax(tape: Tape, x: Var, axis: int, backend: str) -> Var:
+    """softmax along an axis, the max subtracted; its gradient y (g - sum(g y)). TensorFlow's and
+    torch's kernels compute in float32 for halves and round once (TensorFlow's bfloat16 softmax of
+    [9.56, 1.68, -1.2, 3.36] has 0.99609375 on top, not 1.0); XLA rounds op by op."""
     top = tape.leaf(np.max(np.where(np.isnan(x.value), -np.inf, x.value), axis=axis, keepdims=True))
-    e = tape.exp(tape.sub(tape.stop(x), top))
-    y = tape.div(e, tape.expand(tape.sum(e, axis=axis), axis))
+    inner = tape if backend == "jax" else Tape(tape.a.kernel(), tape.rules)
+    shifted = inner.sub(inner.stop(Var(x.value, np.zeros_like(x.value))), Var(top.value, top.scale))
+    e = inner.exp(shifted)
+    ratio = inner.div(e, inner.expand(inner.sum(e, axis=axis), axis))
+    value = tape.a.wide(tape.a.cast(ratio.value))
+    y = Var(value, ratio.scale + np.abs(value))
 
     def vjp(g: Var) -> Var:
         return tape.mul(y, tape.sub(g, tape.expand(tape.sum(tape.mul(g, y), axis=axis), axis)))
@@ -175,7 +188,7 @@ def categorical_focal(tape: Tape, backend: str, context: ModelContext) -> tuple[
     if smoothing:
         classes = float(z.value.shape[-1])
         y = tape.add(tape.mul(y, tape.scalar(1.0 - smoothing)), tape.div(tape.scalar(smoothing), tape.const(classes)))
-    p = _softmax(tape, z, axis) if context.params["from_logits"] else z
+    p = _softmax(tape, z, axis, backend) if context.params["from_logits"] else z
     output = tape.div(p, tape.expand(tape.sum(p, axis=axis), axis))
     high = bound(1.0 - EPSILON, backend)
     output = tape.clip(output, bound(EPSILON, backend), high, exact_bounds(tape, backend))

@@ -257,9 +257,20 @@ class Tape:
         )
 
     @_quiet
-    def sigmoid(self, x: Var) -> Var:
-        """One kernel (1 / (1 + exp(-x)), computed in float32 for halves); gradient g s (1 - s)."""
-        raw = self.a.sigmoid(x.value)
+    def sigmoid(self, x: Var, form: str = "kernel") -> Var:
+        """sigmoid(x); gradient g s (1 - s). ``form`` is how the framework computes it: "kernel", one
+        kernel (1 / (1 + exp(-x)) in float32 for halves: torch, TF's float32 and float64); "reciprocal",
+        1 / (1 + exp(-x)) op by op in the dtype (XLA's logistic: sigmoid(7.68) is 1.0 in float16,
+        sigmoid(17) 1.0 in float32); "ratio", e / (1 + e) with e = exp(x) op by op, 1 where e is inf
+        (Eigen's generic logistic, TensorFlow's halves)."""
+        a = self.a
+        if form == "reciprocal":
+            raw = a.div(1.0, a.add(1.0, a.exp(a.neg(x.value))))
+        elif form == "ratio":
+            e = a.exp(x.value)
+            raw = np.where(np.isinf(a.wide(e)), a.const(1.0), a.div(e, a.add(1.0, e)))
+        else:
+            raw = a.sigmoid(x.value)
         s = Var(self.a.wide(raw), np.abs(self.a.wide(raw)))
         scale = np.abs(s.value * (1 - s.value)) * x.scale
         one = self.const(1.0)
