@@ -78,33 +78,25 @@ def kl_div(context: ModelContext) -> Prediction | None:
 
 @model("torch.huber_loss")
 def huber_loss(context: ModelContext) -> Prediction | None:
-    """The huber kernel, z = |x - t|: z < delta ? z z / 2 : delta (z - delta / 2); its backward
-    kernel d <= -delta ? -delta : d >= delta ? delta : d, times grad (and 1 / numel for a mean).
-    With beta (smooth_l1_loss): 0.5 z z / beta and z - beta / 2, backward d / beta inside."""
+    """The huber kernel, z = |x - t|: z < delta ? z z / 2 : delta (z - delta / 2), one kernel (float32
+    inside for halves); its backward kernel d <= -delta ? -delta : d >= delta ? delta : d, times grad
+    (and 1 / numel for a mean)."""
     if context.op.name != "huber":
         return None
     outer = tape_for(context)
     tape = Tape(outer.a.kernel(), TORCH)  # one kernel: halves stay in float32 until it writes
     t, x = tape.leaf(context.inputs["y_true"]), tape.leaf(context.inputs["y_pred"])
     delta = tape.leaf(np.float64(context.params["delta"]))
-    smooth = bool(context.options.get("smooth_l1", False))
     d = tape.sub(x, t)
     z = tape.abs(d)
     half = tape.scalar(0.5)
-    inside = z.value < delta.value
-    if smooth:
-        quadratic = tape.div(tape.mul(tape.mul(half, z), z), delta)
-        linear = tape.sub(z, tape.mul(half, delta))
-    else:
-        quadratic = tape.mul(tape.mul(half, z), z)
-        linear = tape.mul(delta, tape.sub(z, tape.mul(half, delta)))
-    loss = stored(outer, tape.where(inside, quadratic, linear))
+    quadratic = tape.mul(tape.mul(half, z), z)
+    linear = tape.mul(delta, tape.sub(z, tape.mul(half, delta)))
+    loss = stored(outer, tape.where(z.value < delta.value, quadratic, linear))
     reduction = str(context.params["reduction"])
     if context.quantity == "value":
         return outer.prediction(reduce(outer, loss, reduction))
-    bound = tape.const(1.0) if smooth else delta
-    inner = tape.div(d, delta) if smooth else d
-    grad = tape.where(d.value <= -delta.value, tape.neg(bound), tape.where(d.value >= delta.value, bound, inner))
+    grad = tape.where(d.value <= -delta.value, tape.neg(delta), tape.where(d.value >= delta.value, delta, d))
     if reduction == "mean":
         grad = tape.mul(tape.scalar(1.0 / max(np.size(d.value), 1)), grad)
     return outer.prediction(stored(outer, grad))
