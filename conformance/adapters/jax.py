@@ -94,6 +94,7 @@ def _implementations(jax: Any, optax: Any) -> list[Implementation]:
             doc=OPTAX_DOCS.format("squared_error"),
         ),
     ]
+    losses += _likelihood_losses(optax)
     return [
         *losses,
         *primitives(
@@ -103,6 +104,53 @@ def _implementations(jax: Any, optax: Any) -> list[Implementation]:
             }
         ),
     ]
+
+
+def _likelihood_losses(optax: Any) -> list[Implementation]:
+    """optax's KL divergences, sigmoid focal loss and Huber loss (issue 16)."""
+    kl = {
+        "kl_divergence": {"log_input": True, "log_target": False},
+        "kl_divergence_with_log_targets": {"log_input": True, "log_target": True},
+        "generalized_kl_divergence": {"log_input": True, "log_target": False, "generalized": True},
+    }
+    rows = [
+        Implementation(
+            f"optax.losses.{name}",
+            "kl_divergence",
+            _kl(getattr(optax.losses, name)),
+            frozenset({"axis"}),
+            doc=OPTAX_DOCS.format(name),
+            mode=mode,
+        )
+        for name, mode in kl.items()
+    ]
+    return [
+        *rows,
+        Implementation(
+            "optax.losses.sigmoid_focal_loss",
+            "binary_focal_crossentropy",
+            lambda p, t: optax.losses.sigmoid_focal_loss(
+                t["y_pred"],
+                t["y_true"],
+                alpha=None if p["alpha"] is None else float(p["alpha"]),
+                gamma=float(p["gamma"]),
+            ),
+            frozenset({"gamma", "alpha"}),
+            from_logits=True,
+            doc=OPTAX_DOCS.format("sigmoid_focal_loss"),
+        ),
+        Implementation(
+            "optax.losses.huber_loss",
+            "huber",
+            lambda p, t: optax.losses.huber_loss(t["y_pred"], t["y_true"], delta=float(p["delta"])),
+            frozenset({"delta"}),
+            doc=OPTAX_DOCS.format("huber_loss"),
+        ),
+    ]
+
+
+def _kl(native: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda p, t: native(t["y_pred"], t["y_true"], axis=int(p["axis"]))
 
 
 class JaxAdapter(TensorAdapter):

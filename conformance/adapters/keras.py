@@ -124,6 +124,7 @@ def _implementations(keras: Any, backend: str) -> list[Implementation]:
             doc="https://keras.io/api/losses/regression_losses/#meansquarederror-class",
         )
     )
+    implementations += _likelihood_losses(keras, backend, call_loss)
     # On the torch backend keras.ops.softplus is torch's, threshold included.
     implementations += primitives(
         {
@@ -137,6 +138,106 @@ def _implementations(keras: Any, backend: str) -> list[Implementation]:
         semantics={"softplus": ("torch_softplus_threshold",)} if backend == "torch" else None,
     )
     return implementations
+
+
+def _likelihood_losses(keras: Any, backend: str, call_loss: Any) -> list[Implementation]:
+    """KLDivergence, Huber, Poisson and the focal cross-entropies (issue 16)."""
+    prefix = f"keras[{backend}]"
+    losses = keras.losses
+    regression = "https://keras.io/api/losses/regression_losses/#{}-class"
+
+    def focal_alpha(p: Mapping[str, Any], balancing: bool) -> dict[str, Any]:
+        if balancing:  # alpha applies only with apply_class_balancing
+            return {"apply_class_balancing": p["alpha"] is not None, "alpha": float(p["alpha"] or 0.25)}
+        return {"alpha": 1.0 if p["alpha"] is None else float(p["alpha"])}  # categorical: always applied
+
+    def binary_focal(from_logits: bool) -> Any:
+        return lambda p, t: call_loss(
+            losses.BinaryFocalCrossentropy,
+            p,
+            t,
+            True,
+            from_logits=from_logits,
+            gamma=float(p["gamma"]),
+            label_smoothing=float(p["label_smoothing"]),
+            **focal_alpha(p, True),
+        )
+
+    def categorical_focal(from_logits: bool) -> Any:
+        return lambda p, t: call_loss(
+            losses.CategoricalFocalCrossentropy,
+            p,
+            t,
+            False,
+            from_logits=from_logits,
+            gamma=float(p["gamma"]),
+            label_smoothing=float(p["label_smoothing"]),
+            axis=int(p["axis"]),
+            **focal_alpha(p, False),
+        )
+
+    weighted = frozenset({"sample_weight"})
+    rows = [
+        Implementation(
+            f"{prefix}.losses.KLDivergence",
+            "kl_divergence",
+            lambda p, t: call_loss(losses.KLDivergence, p, t, False),
+            weighted,
+            REDUCTIONS,
+            semantics=("keras_kl_clip", "mean_over_count"),
+            doc=LOSSES.format("kldivergence"),
+            mode={"log_input": False, "log_target": False},
+        ),
+        Implementation(
+            f"{prefix}.losses.Huber",
+            "huber",
+            lambda p, t: call_loss(losses.Huber, p, t, True, delta=float(p["delta"])),
+            weighted | {"delta"},
+            REDUCTIONS,
+            semantics=("mean_over_count",),
+            doc=regression.format("huber"),
+        ),
+        Implementation(
+            f"{prefix}.losses.Poisson",
+            "poisson_nll",
+            lambda p, t: call_loss(losses.Poisson, p, t, True),
+            weighted,
+            REDUCTIONS,
+            semantics=("keras_poisson_eps", "mean_over_count"),
+            doc=LOSSES.format("poisson"),
+            mode={"log_input": False},
+        ),
+    ]
+    focal = weighted | {"gamma", "alpha", "label_smoothing"}
+    for from_logits in (False, True):
+        mode = "logits" if from_logits else "probabilities"
+        # The torch backend hands the clipped probabilities to torch's BCELoss and its log floor;
+        # on TensorFlow, sigmoid(x) carries its logits and the cross-entropy term takes them, unclipped.
+        floor = ("torch_log_floor",) if backend == "torch" and not from_logits else ()
+        clip = () if backend == "tensorflow" and from_logits else ("keras_focal_clip",)
+        rows += [
+            Implementation(
+                f"{prefix}.losses.BinaryFocalCrossentropy[{mode}]",
+                "binary_focal_crossentropy",
+                binary_focal(from_logits),
+                focal,
+                REDUCTIONS,
+                from_logits,
+                (*clip, *floor, "mean_over_count"),
+                LOSSES.format("binaryfocalcrossentropy"),
+            ),
+            Implementation(
+                f"{prefix}.losses.CategoricalFocalCrossentropy[{mode}]",
+                "categorical_focal_crossentropy",
+                categorical_focal(from_logits),
+                focal | {"axis"},
+                REDUCTIONS,
+                from_logits,
+                ("keras_focal_clip" if from_logits else "keras_categorical", "mean_over_count"),
+                LOSSES.format("categoricalfocalcrossentropy"),
+            ),
+        ]
+    return rows
 
 
 class KerasAdapter(TensorAdapter):

@@ -83,6 +83,26 @@ def _implementations(tf: Any) -> list[Implementation]:
             doc=API.format("math/squared_difference"),
         ),
     ]
+    losses += [  # issue 16: Poisson on log rates, sigmoid cross-entropy with pos_weight
+        Implementation(
+            "tf.nn.log_poisson_loss",
+            "poisson_nll",
+            lambda p, t: tf.nn.log_poisson_loss(t["y_true"], t["y_pred"], compute_full_loss=bool(p["full"])),
+            frozenset({"full"}),
+            semantics=("tf_poisson_stirling",),
+            doc=API.format("nn/log_poisson_loss"),
+            mode={"log_input": True},
+        ),
+        Implementation(
+            "tf.nn.weighted_cross_entropy_with_logits",
+            "bce_pos_weight",
+            lambda p, t: tf.nn.weighted_cross_entropy_with_logits(
+                t["y_true"], t["y_pred"], 1.0 if p["pos_weight"] is None else p["pos_weight"]
+            ),
+            frozenset({"pos_weight"}),
+            doc=API.format("nn/weighted_cross_entropy_with_logits"),
+        ),
+    ]
     return [
         *losses,
         *primitives(

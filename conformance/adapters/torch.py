@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -126,6 +127,7 @@ def _implementations(torch: Any) -> list[Implementation]:
             doc=loss.format("mse_loss"),
         )
     )
+    losses += _likelihood_losses(torch)
     return [
         *losses,
         *primitives(
@@ -140,6 +142,155 @@ def _implementations(torch: Any) -> list[Implementation]:
             axis_keyword="dim",
             semantics={"softplus": ("torch_softplus_threshold",)},
         ),
+    ]
+
+
+def _likelihood_losses(torch: Any) -> list[Implementation]:
+    """KL divergence, Huber / smooth L1, Poisson and Gaussian NLL, NLL, pos_weight, focal (issue 16)."""
+    F = torch.nn.functional
+    loss = "https://pytorch.org/docs/stable/generated/torch.nn.functional.{}.html"
+    rows: list[Implementation] = []
+    for log_target in (False, True):
+        suffix = "log_target" if log_target else ""
+        for native_mean in ("batchmean", "mean"):
+            # Canonical 'mean' is the mean over distributions: torch's 'batchmean'; its 'mean' is a
+            # documented variant of its own (every element), run as a row of its own.
+            tags = ",".join(t for t in (suffix, "reduction=mean" if native_mean == "mean" else "") if t)
+            rows.append(
+                Implementation(
+                    "torch.nn.functional.kl_div" + (f"[{tags}]" if tags else ""),
+                    "kl_divergence",
+                    _kl_div(F, log_target, native_mean),
+                    reductions=frozenset({"mean"} if native_mean == "mean" else {"sum", "mean"}),
+                    semantics=("torch_kl_mean",) if native_mean == "mean" else ("torch_batchmean",),
+                    doc=loss.format("kl_div"),
+                    mode={"log_input": True, "log_target": log_target},
+                )
+            )
+    rows += [
+        Implementation(
+            "torch.nn.functional.huber_loss",
+            "huber",
+            lambda p, t: F.huber_loss(t["y_pred"], t["y_true"], reduction=p["reduction"], delta=float(p["delta"])),
+            frozenset({"delta"}),
+            REDUCTIONS,
+            doc=loss.format("huber_loss"),
+        ),
+        Implementation(
+            "torch.nn.functional.smooth_l1_loss",
+            "huber",
+            lambda p, t: F.smooth_l1_loss(t["y_pred"], t["y_true"], reduction=p["reduction"], beta=float(p["delta"])),
+            frozenset({"delta"}),
+            REDUCTIONS,
+            semantics=("torch_smooth_l1",),
+            doc=loss.format("smooth_l1_loss"),
+        ),
+        *(
+            Implementation(
+                "torch.nn.functional.poisson_nll_loss" + ("[log_input]" if log_input else ""),
+                "poisson_nll",
+                _poisson(F, log_input),
+                frozenset({"full"}),
+                REDUCTIONS,
+                semantics=("torch_poisson_stirling",) if log_input else ("torch_poisson_eps", "torch_poisson_stirling"),
+                doc=loss.format("poisson_nll_loss"),
+                mode={"log_input": log_input},
+            )
+            for log_input in (False, True)
+        ),
+        *(
+            Implementation(
+                "torch.nn.functional.gaussian_nll_loss",
+                op,
+                lambda p, t: F.gaussian_nll_loss(
+                    t["y_pred"],
+                    t["y_true"],
+                    t["var"],
+                    full=bool(p["full"]),
+                    eps=1e-6 if p["eps"] is None else float(p["eps"]),  # torch's default where the case sets none
+                    reduction=p["reduction"],
+                ),
+                frozenset({"full", "eps"}),
+                REDUCTIONS,
+                semantics=("torch_gaussian_nll_clamp",),
+                doc=loss.format("gaussian_nll_loss"),
+            )
+            for op in ("gaussian_nll", "gaussian_nll_var")
+        ),
+        Implementation(
+            "torch.nn.functional.nll_loss",
+            "nll",
+            lambda p, t: F.nll_loss(
+                t["y_pred"],
+                t["y_true"],
+                weight=p["class_weight"],
+                ignore_index=-100 if p["ignore_index"] is None else int(p["ignore_index"]),
+                reduction=p["reduction"],
+            ),
+            frozenset({"class_weight", "ignore_index"}),
+            REDUCTIONS,
+            doc=loss.format("nll_loss"),
+            class_axis=FixedAxis(at=1, by_rank={1: 0}),
+        ),
+        Implementation(
+            "torch.nn.functional.binary_cross_entropy_with_logits(pos_weight)",
+            "bce_pos_weight",
+            lambda p, t: F.binary_cross_entropy_with_logits(
+                t["y_pred"],
+                t["y_true"],
+                weight=p["sample_weight"],
+                pos_weight=p["pos_weight"],
+                reduction=p["reduction"],
+            ),
+            frozenset({"pos_weight", "sample_weight"}),
+            REDUCTIONS,
+            semantics=("mean_over_count",),
+            doc=loss.format("binary_cross_entropy_with_logits"),
+        ),
+    ]
+    return rows + _torchvision_losses()
+
+
+def _kl_div(F: Any, log_target: bool, native_mean: str) -> Any:
+    def call(p: Mapping[str, Any], t: Mapping[str, Any]) -> Any:
+        reduction = native_mean if p["reduction"] == "mean" else p["reduction"]
+        return F.kl_div(t["y_pred"], t["y_true"], reduction=reduction, log_target=log_target)
+
+    return call
+
+
+def _poisson(F: Any, log_input: bool) -> Any:
+    def call(p: Mapping[str, Any], t: Mapping[str, Any]) -> Any:
+        return F.poisson_nll_loss(
+            t["y_pred"], t["y_true"], log_input=log_input, full=bool(p["full"]), reduction=p["reduction"]
+        )
+
+    return call
+
+
+def _torchvision_losses() -> list[Implementation]:
+    """torchvision's sigmoid focal loss, where torchvision is installed beside torch."""
+    try:
+        sigmoid_focal_loss = importlib.import_module("torchvision.ops").sigmoid_focal_loss
+    except ImportError:  # not installable beside this CPU torch: the row is absent, not faked
+        return []
+
+    def call(p: Mapping[str, Any], t: Mapping[str, Any]) -> Any:
+        alpha = -1.0 if p["alpha"] is None else float(p["alpha"])  # "negative to ignore"
+        return sigmoid_focal_loss(
+            t["y_pred"], t["y_true"], alpha=alpha, gamma=float(p["gamma"]), reduction=p["reduction"]
+        )
+
+    return [
+        Implementation(
+            "torchvision.ops.sigmoid_focal_loss",
+            "binary_focal_crossentropy",
+            call,
+            frozenset({"gamma", "alpha"}),
+            REDUCTIONS,
+            from_logits=True,
+            doc="https://pytorch.org/vision/stable/generated/torchvision.ops.sigmoid_focal_loss.html",
+        )
     ]
 
 
