@@ -32,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from . import ModelContext, Prediction, model
+from . import ModelContext, Prediction
 from .arithmetic import Arith
+from .quiet import quiet
 
 HALF = ("float16", "bfloat16")
 #: Eigen's SSE2 packet: 4 floats or 2 doubles (float16 is computed in float32).
@@ -114,7 +115,7 @@ def log_softmax(a: Arith, x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndar
     return a.sub(shifted, log_total), np.abs(a.wide(shifted)) + np.abs(a.wide(total))
 
 
-@model("onnxruntime.log_softmax")
+@quiet("onnxruntime.log_softmax")
 def log_softmax_value(context: ModelContext) -> Prediction | None:
     if context.op.name != "log_softmax" or context.quantity != "value":
         return None
@@ -123,7 +124,7 @@ def log_softmax_value(context: ModelContext) -> Prediction | None:
     return Prediction(out(context, values), scale=scale)
 
 
-@model("onnxruntime.softmax_cross_entropy")
+@quiet("onnxruntime.softmax_cross_entropy")
 def softmax_cross_entropy(context: ModelContext) -> Prediction | None:
     """The inlined SoftmaxCrossEntropyLoss: LogSoftmax on axis 1, NLL's gather, weights, ReduceSum."""
     if context.op.name != "sparse_categorical_crossentropy" or context.quantity != "value":
@@ -193,7 +194,7 @@ def mlas_logistic(x: np.ndarray, fused: bool) -> np.ndarray:
     return np.where(np.isnan(x), np.float32(np.nan), result)
 
 
-@model("onnxruntime.sigmoid")
+@quiet("onnxruntime.sigmoid")
 def sigmoid(context: ModelContext) -> list[Prediction] | None:
     """float32 (and float16 through float32): MLAS's logistic, with and without fused
     multiply-adds, output clamped to [0, 1] or not; float64: Eigen's select formula."""
@@ -216,7 +217,7 @@ def sigmoid(context: ModelContext) -> list[Prediction] | None:
     return predictions
 
 
-@model("onnxruntime.softplus_definition")
+@quiet("onnxruntime.softplus_definition")
 def softplus_definition(context: ModelContext) -> Prediction | None:
     """log(exp(x) + 1), rounded per op (ONNX's definition of Softplus), where ONNX Runtime has no
     kernel of its own: float64, and float16 (run in float32, so exp(65504) overflows there too)."""
@@ -229,7 +230,7 @@ def softplus_definition(context: ModelContext) -> Prediction | None:
     return Prediction(out(context, a.log(grown)), scale=np.maximum(a.wide(grown), 1.0))
 
 
-@model("onnxruntime.reduce_log_sum_exp_definition")
+@quiet("onnxruntime.reduce_log_sum_exp_definition")
 def reduce_log_sum_exp_definition(context: ModelContext) -> Prediction | None:
     """log(sum(exp(x))) with no shift by the maximum (ONNX's function body of ReduceLogSumExp),
     where ONNX Runtime has no kernel: float16, run in float32, so exp(x) overflows from x = 88.7."""

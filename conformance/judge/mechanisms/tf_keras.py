@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ModelContext, Prediction, model
+from . import ModelContext, Prediction
 from .arithmetic import Arith
+from .quiet import quiet
 
 HALF = ("float16", "bfloat16")
 EPSILON = 1e-7
@@ -55,7 +56,7 @@ def _weight(context: ModelContext, a: Arith) -> np.ndarray | None:
     return None if weight is None else a.cast(weight)
 
 
-@model("tf_keras.bce_probabilities.value")
+@quiet("tf_keras.bce_probabilities.value")
 def bce_probabilities_value(context: ModelContext) -> Prediction | None:
     """-(y log(p + eps) + (1 - y) log(1 - p + eps)) after the clip, each op rounded, then reduced."""
     if context.op.name != "binary_crossentropy" or context.params["from_logits"] or context.quantity != "value":
@@ -73,7 +74,7 @@ def bce_probabilities_value(context: ModelContext) -> Prediction | None:
     return Prediction(a.wide(total if reduction == "sum" else a.div(total, a.const(float(np.size(loss))))))
 
 
-@model("tf_keras.bce_probabilities.grad")
+@quiet("tf_keras.bce_probabilities.grad")
 def bce_probabilities_grad(context: ModelContext) -> Prediction | None:
     """The autodiff of the same graph: g y / (p + eps) and g (1 - y) / (1 - p + eps), each through
     ``g * reciprocal(x)``, their difference where the clip passes the gradient, 0 elsewhere."""
