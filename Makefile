@@ -29,10 +29,13 @@ browser:
 	  >/dev/null; } || echo "chromium not installed: the browser tests will be skipped"
 
 # Reinstall only when the project's dependencies change; pip's cache makes a fresh venv ~2 min.
+# Keras 2 (tf_keras) goes in without its dependencies, at the minor version of the TensorFlow
+# installed: its own requirement is the full `tensorflow` wheel, a second TensorFlow.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[all,dev]'
+	$(BIN)/python -m pip install -q --no-deps "tf_keras==$$($(BIN)/python -c 'from importlib.metadata import version; print(version("tensorflow-cpu").rsplit(".", 1)[0])').*"
 	touch $(STAMP)
 
 clean:

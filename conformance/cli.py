@@ -20,6 +20,7 @@ from conformance.judge.scoring import DEFAULT_PROFILE, PROFILES
 from conformance.report import diff
 from conformance.report import document as reports
 from conformance.report.records import failed
+from conformance.run.devices import DEFAULT_DEVICE, DEVICES
 from conformance.run.runner import DEFAULT_TIMEOUT
 from oracle.cache import DiskCache
 from oracle.formats import DTYPES
@@ -80,7 +81,15 @@ def _run(args: argparse.Namespace) -> int:
     progress = Progress()
     try:
         report, errors = pipeline.execute(
-            paths, args.framework, args.dtype, args.op, args.timeout, _cache(args), progress, args.tolerance
+            paths,
+            args.framework,
+            args.dtype,
+            args.op,
+            args.timeout,
+            _cache(args),
+            progress,
+            args.tolerance,
+            args.device,
         )
     except LookupError as problem:
         raise UsageError(str(problem)) from None
@@ -174,7 +183,7 @@ def _explain(args: argparse.Namespace) -> int:
         case = explain.adhoc_case(args.op, params, y_true, y_pred, tuple(args.dtype or DTYPES))
     except ValueError as problem:
         raise UsageError(str(problem)) from None
-    records = explain.run(case, args.framework, args.timeout, _cache(args), args.tolerance)
+    records = explain.run(case, args.framework, args.timeout, _cache(args), args.tolerance, args.device)
     print(json.dumps(records, indent=1) if args.json else explain.describe(case, records))
     return 0
 
@@ -229,6 +238,13 @@ def parser() -> argparse.ArgumentParser:
             "few eps at their natural scale",
         )
         command.add_argument("--cache-dir", help="oracle cache folder (default $LOSS_CONFORMANCE_CACHE or ~/.cache)")
+        command.add_argument(
+            "--device",
+            choices=DEVICES,
+            default=DEFAULT_DEVICE,
+            help="where the frameworks run (default cpu); with cuda, a framework that cannot reach a GPU is "
+            "skipped with the reason",
+        )
 
     run = commands.add_parser("run", help="run cases on every installed framework and write the reports")
     run.add_argument("paths", nargs="*", help="case files or folders (default: the bundled corpus)")

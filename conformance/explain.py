@@ -50,9 +50,14 @@ def adhoc_case(op: str, params: dict[str, Any], y_true: Any, y_pred: Any, dtypes
 
 
 def run(
-    case: Case, frameworks: Sequence[str], timeout: float, cache: DiskCache | None, profile: str = "strict"
+    case: Case,
+    frameworks: Sequence[str],
+    timeout: float,
+    cache: DiskCache | None,
+    profile: str = "strict",
+    device: str = "cpu",
 ) -> list[ResultRecord]:
-    report = execute_cases([case], frameworks, (), timeout, cache, profile=profile)
+    report = execute_cases([case], frameworks, (), timeout, cache, profile=profile, device=device)
     return [
         r
         for r in report["results"]

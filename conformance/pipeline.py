@@ -21,6 +21,7 @@ from conformance.judge.answers import OracleAnswers
 from conformance.judge.scoring import DEFAULT_PROFILE
 from conformance.judge.verdicts import Judge
 from conformance.report.records import Environment, ReportDocument, ResultRecord, build_report
+from conformance.run.devices import DEFAULT_DEVICE
 from conformance.run.runner import (
     DEFAULT_TIMEOUT,
     Framework,
@@ -57,6 +58,7 @@ def execute(
     cache: DiskCache | None = None,
     progress: Callable[[], None] | None = None,
     profile: str = DEFAULT_PROFILE,
+    device: str = DEFAULT_DEVICE,
 ) -> tuple[ReportDocument, list[case_files.CaseError]]:
     """Load the case files and run them; case-file errors are returned, the good cases still run."""
     started = time.perf_counter()
@@ -65,7 +67,7 @@ def execute(
     load_time = time.perf_counter() - started
     case_errors = [str(error) for error in corpus.errors]
     report = execute_cases(
-        selected, frameworks, dtypes, timeout, cache, progress, case_errors=case_errors, profile=profile
+        selected, frameworks, dtypes, timeout, cache, progress, case_errors=case_errors, profile=profile, device=device
     )
     report.setdefault("timings", {})["load"] = round(load_time, 3)
     return report, corpus.errors
@@ -81,6 +83,7 @@ def execute_cases(
     workers: WorkerPool | None = None,
     case_errors: Sequence[str] = (),
     profile: str = DEFAULT_PROFILE,
+    device: str = DEFAULT_DEVICE,
 ) -> ReportDocument:
     timings: dict[str, float] = {}
     specs = adapter_specs(frameworks)
@@ -95,7 +98,10 @@ def execute_cases(
     # each framework's results as soon as it finishes, while the others still run.
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         framework_start = time.perf_counter()
-        running = [pool.submit(run_framework, spec, selected, inputs, timeout, progress, workers) for spec in specs]
+        running = [
+            pool.submit(run_framework, spec, selected, inputs, timeout, progress, workers, None, device)
+            for spec in specs
+        ]
         oracle_start = time.perf_counter()
         for case in selected:
             for dtype in case.dtypes:

@@ -24,6 +24,7 @@ from conformance import pipeline
 from conformance.corpus import cases as case_files
 from conformance.report import document as reports
 from conformance.report.records import GOOD, Verdict, merge
+from conformance.run.devices import DEFAULT_DEVICE, DEVICES
 from conformance.run.runner import WorkerPool
 
 BUNDLED_CASES = case_files.BUNDLED_CASES
@@ -41,6 +42,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="strict",
         choices=("strict", "practical"),
         help="tolerance profile, as conformance run --tolerance (default strict)",
+    )
+    group.addoption(
+        "--conformance-device",
+        default=DEFAULT_DEVICE,
+        choices=DEVICES,
+        help="where the frameworks run, as conformance run --device (default cpu)",
     )
 
 
@@ -81,6 +88,7 @@ class CaseFile(pytest.File):
             self.config.getoption("conformance_dtype"),
             workers=state["pool"],
             profile=self.config.getoption("conformance_tolerance"),
+            device=self.config.getoption("conformance_device"),
         )
         state["reports"].append(report)
         for record in report["results"]:

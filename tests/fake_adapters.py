@@ -75,3 +75,21 @@ class MisdeclaredAdapter(FakeAdapter):
 
 def misdeclared() -> MisdeclaredAdapter:
     return MisdeclaredAdapter("misdeclared", "none")
+
+
+class DeviceBoundAdapter(FakeAdapter):
+    """Runs on the CPU only, and says in its version what its worker was started with."""
+
+    def load(self) -> None:
+        from conformance.run import devices
+
+        self.device = devices.requested()
+        if self.device != "cpu":
+            raise devices.DeviceUnavailable("the fake framework has no GPU")
+
+    def version(self) -> str:
+        return f"{self.device}, CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}"
+
+
+def device_bound() -> DeviceBoundAdapter:
+    return DeviceBoundAdapter("device_bound", "none")

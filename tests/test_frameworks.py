@@ -69,9 +69,9 @@ def test_every_installed_framework_runs_the_whole_corpus_in_every_dtype():
         for case in corpus:
             for dtype in case.dtypes:
                 assert (framework.name, case.id, dtype) in covered
-    # Gradients came back from every framework with autodiff.
+    # Gradients came back from every framework with autodiff (NumPy and ONNX Runtime declare none).
     for framework in installed:
-        if framework.name != "numpy":
+        if any(i.get("gradient", True) for i in framework.implementations):
             assert any(r.grad is not None for r in results if r.framework == framework.name), framework.name
 
 

@@ -1,6 +1,8 @@
 """The pytest plugin, black-box with pytester: the same verdicts as `conformance run`."""
 
 import json
+import os
+from pathlib import Path
 
 CASES = """
 cases:
@@ -74,3 +76,20 @@ def test_without_the_flag_yaml_files_are_left_alone(pytester):
     pytester.makefile(".yaml", cases=CASES)
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == 5  # no tests collected: the case file is not a test file
+
+
+def test_the_device_option_reaches_the_workers(pytester, monkeypatch):
+    """--conformance-device cuda: a framework that cannot reach a GPU is skipped (no items), and
+    the report says why; the fake adapter runs on the CPU only."""
+    tests = Path(__file__).resolve().parent
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")]))
+    pytester.makefile(".yaml", cases=CASES.split("  - id: plugin/bce-small-loss")[0])
+    common = ["--conformance", "cases.yaml", "--conformance-framework", "fake_adapters:device_bound"]
+    on_cpu = pytester.runpytest(*common, "--conformance-report", "cpu", "-p", "no:cacheprovider")
+    on_cpu.assert_outcomes(passed=2)
+    on_cuda = pytester.runpytest(*common, "--conformance-device", "cuda", "--conformance-report", "cuda")
+    on_cuda.assert_outcomes()
+    report = json.loads((pytester.path / "cuda" / "report.json").read_text())
+    assert report["environment"]["skipped"] == {
+        "fake_adapters:device_bound": "not available on cuda: the fake framework has no GPU"
+    }

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from conformance.run import devices
+from conformance.run.devices import DeviceUnavailable
 from oracle.cache import default_root
 from oracle.formats import numpy_dtype
 
@@ -166,12 +168,22 @@ class JaxAdapter(TensorAdapter):
     def configure(self) -> None:
         jax = self.jax
         jax.config.update("jax_enable_x64", True)  # float64 must mean float64, not a silent float32
-        jax.config.update("jax_platforms", "cpu")
+        self.device = devices.requested()
+        jax.config.update("jax_platforms", self.device)
         # Eager ops compile once per shape and dtype; a persistent cache makes a second run skip that.
         cache = os.environ.get("LOSS_CONFORMANCE_JAX_CACHE") or str(default_root().parent / "jax")
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        if self.device != "cpu":
+            try:
+                platform = jax.devices()[0].platform
+            except (RuntimeError, AssertionError) as problem:  # no CUDA plugin (jax asserts), or no GPU behind it
+                raise DeviceUnavailable(
+                    f"jax {jax.__version__} has no {self.device} backend {problem}".strip()
+                ) from None
+            if platform != "gpu":
+                raise DeviceUnavailable(f"jax {jax.__version__} runs on {platform}, not on a GPU")
 
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:
@@ -187,7 +199,9 @@ class JaxAdapter(TensorAdapter):
                 yield
 
     def version(self) -> str:
-        return f"{self.jax.__version__} (optax {self.optax.__version__})"
+        device = getattr(self, "device", "cpu")
+        gpu = str(self.jax.devices()[0].device_kind) if device != "cpu" else ""
+        return devices.described(f"{self.jax.__version__} (optax {self.optax.__version__})", device, gpu)
 
     def implementations(self) -> list[Implementation]:
         return _implementations(self.jax, self.optax)

@@ -16,6 +16,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from conformance.run import devices
+
 from . import loaded
 from .base import Implementation, TensorAdapter, primitives
 
@@ -255,7 +257,7 @@ class KerasAdapter(TensorAdapter):
         self.keras, self.bridge = keras, inner.bridge
 
     def version(self) -> str:
-        return f"{self.keras.__version__} ({self.backend} backend)"
+        return devices.described(f"{self.keras.__version__} ({self.backend} backend)", devices.requested())
 
     def implementations(self) -> list[Implementation]:
         return _implementations(self.keras, self.backend)

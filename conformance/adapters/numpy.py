@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from conformance.run import devices
+from conformance.run.devices import DeviceUnavailable
 from oracle.formats import numpy_dtype
 
 from .base import Implementation, TensorAdapter, dtype_name, primitives
@@ -130,6 +132,8 @@ class NumpyAdapter(TensorAdapter):
     name = "numpy"
 
     def load(self) -> None:
+        if devices.requested() != "cpu":
+            raise DeviceUnavailable("NumPy and SciPy run on the CPU only")
         import scipy
 
         self.scipy_version = scipy.__version__

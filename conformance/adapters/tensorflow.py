@@ -6,11 +6,14 @@ reduction is ``unsupported`` rather than composed with tf.reduce_mean here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from conformance.run import devices
+from conformance.run.devices import DeviceUnavailable
 from oracle.formats import numpy_dtype
 
 from .base import Implementation, TensorAdapter, dtype_name, primitives
@@ -19,22 +22,42 @@ API = "https://www.tensorflow.org/api_docs/python/tf/{}"
 
 
 class TensorFlowTensors:
-    def __init__(self, tf: Any) -> None:
+    """``device``: a TensorFlow device name the tensors and calls are placed on (None: TensorFlow's
+    own placement, which is the CPU in a CPU worker, where no GPU is visible)."""
+
+    def __init__(self, tf: Any, device: str | None = None) -> None:
         self.tf = tf
+        self.device = device
+
+    def placed(self) -> Any:
+        return self.tf.device(self.device) if self.device else contextlib.nullcontext()
+
+    def _constant(self, values: np.ndarray) -> Any:
+        if not self.device:
+            return self.tf.constant(values)
+        with self.placed():  # a constant lives on the host; its copy on the device is what the calls read
+            return self.tf.identity(values)
 
     def tensor(self, array: np.ndarray, dtype: str) -> Any:
-        return self.tf.constant(np.asarray(array, dtype=np.float64).astype(numpy_dtype(dtype)))
+        return self._constant(np.asarray(array, dtype=np.float64).astype(numpy_dtype(dtype)))
 
     def labels(self, array: np.ndarray) -> Any:
-        return self.tf.constant(np.asarray(array, dtype=np.int64))
+        return self._constant(np.asarray(array, dtype=np.int64))
 
     def _out(self, tensor: Any) -> tuple[np.ndarray, str]:
         return np.asarray(self.tf.cast(tensor, self.tf.float64).numpy()), dtype_name(tensor.dtype.name)
 
     def value(self, function: Callable[[Any], Any], wrt: Any) -> tuple[np.ndarray, str]:
-        return self._out(function(wrt))
+        with self.placed():
+            return self._out(function(wrt))
 
     def value_and_vjp(
+        self, function: Callable[[Any], Any], wrt: Any, cotangent: np.ndarray | None
+    ) -> tuple[np.ndarray, str, np.ndarray, str]:
+        with self.placed():
+            return self._value_and_vjp(function, wrt, cotangent)
+
+    def _value_and_vjp(
         self, function: Callable[[Any], Any], wrt: Any, cotangent: np.ndarray | None
     ) -> tuple[np.ndarray, str, np.ndarray, str]:
         with self.tf.GradientTape() as tape:
@@ -136,9 +159,20 @@ class TensorFlowAdapter(TensorAdapter):
         self.tf.config.threading.set_intra_op_parallelism_threads(1)
         self.tf.config.threading.set_inter_op_parallelism_threads(1)
         self.tf.config.experimental.enable_tensor_float_32_execution(False)
+        self.device = devices.requested()
+        if self.device == "cuda":
+            gpus = self.tf.config.list_physical_devices("GPU")
+            if not gpus:
+                raise DeviceUnavailable(f"tensorflow {self.tf.__version__} sees no GPU (a CPU-only build, or none)")
+            self.bridge = TensorFlowTensors(self.tf, "/GPU:0")
 
     def version(self) -> str:
-        return str(self.tf.__version__)
+        device = getattr(self, "device", "cpu")
+        gpu = ""
+        if device == "cuda":
+            details = self.tf.config.experimental.get_device_details(self.tf.config.list_physical_devices("GPU")[0])
+            gpu = str(details.get("device_name", ""))
+        return devices.described(str(self.tf.__version__), device, gpu)
 
     def implementations(self) -> list[Implementation]:
         return _implementations(self.tf)

@@ -8,6 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from conformance.run import devices
+from conformance.run.devices import DeviceUnavailable
+
 from .base import FixedAxis, Implementation, TensorAdapter, dtype_name, primitives
 
 TORCH_DOCS = "https://pytorch.org/docs/stable/generated/torch.{}.html"
@@ -15,20 +18,22 @@ REDUCTIONS = frozenset({"none", "sum", "mean"})
 
 
 class TorchTensors:
-    def __init__(self, torch: Any) -> None:
+    def __init__(self, torch: Any, device: str = "cpu") -> None:
         self.torch = torch
+        self.device = device
 
     def tensor(self, array: np.ndarray, dtype: str) -> Any:
         # Through float64: torch.from_numpy knows no bfloat16, and every value is exact in the target.
         # A copy: from_numpy shares memory, and a framework's in-place op (Keras' `sample_weight *=
         # mask`) would otherwise rewrite the caller's array.
-        return self.torch.from_numpy(np.array(array, dtype=np.float64, copy=True)).to(getattr(self.torch, dtype))
+        host = self.torch.from_numpy(np.array(array, dtype=np.float64, copy=True)).to(getattr(self.torch, dtype))
+        return host.to(self.device)
 
     def labels(self, array: np.ndarray) -> Any:
-        return self.torch.from_numpy(np.array(array, dtype=np.int64, copy=True))
+        return self.torch.from_numpy(np.array(array, dtype=np.int64, copy=True)).to(self.device)
 
     def _out(self, tensor: Any) -> tuple[np.ndarray, str]:
-        return tensor.detach().to(self.torch.float64).numpy().copy(), dtype_name(tensor.dtype)
+        return tensor.detach().cpu().to(self.torch.float64).numpy().copy(), dtype_name(tensor.dtype)
 
     def value(self, function: Callable[[Any], Any], wrt: Any) -> tuple[np.ndarray, str]:
         with self.torch.no_grad():
@@ -307,9 +312,16 @@ class TorchAdapter(TensorAdapter):
         self.torch.set_num_threads(1)  # 2 OpenMP threads make tiny calls erratic and 50x slower here
         self.torch.backends.cuda.matmul.allow_tf32 = False
         self.torch.backends.cudnn.allow_tf32 = False
+        self.device = devices.requested()
+        if self.device == "cuda":
+            if not self.torch.cuda.is_available():
+                raise DeviceUnavailable(f"torch {self.torch.__version__} sees no CUDA device")
+            self.bridge = TorchTensors(self.torch, "cuda")
 
     def version(self) -> str:
-        return str(self.torch.__version__)
+        device = getattr(self, "device", "cpu")
+        gpu = self.torch.cuda.get_device_name(0) if device == "cuda" else ""
+        return devices.described(str(self.torch.__version__), device, gpu)
 
     def implementations(self) -> list[Implementation]:
         return _implementations(self.torch)

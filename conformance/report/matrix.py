@@ -5,6 +5,11 @@ of one framework). The merged report names every implementation ``name @ version
 HTML matrix has a column per version; for each framework seen at two or more versions, the
 results of consecutive versions are compared (``conformance diff``) and the regressions and
 fixes are written beside it (``diff.txt``, ``diff.json``) and summarised in the report.
+
+A framework that a later one succeeds under another adapter (Keras 2, ``tf_keras``, by Keras 3 on
+TensorFlow) joins its successor's line in :data:`LINEAGES`: its newest version is compared with
+the successor's oldest, its implementations renamed to theirs, so the upgrade shows as one more
+step of consecutive versions.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from typing import Any
 from . import diff
 from .document import read
 from .records import ReportDocument, ResultRecord, merge
+
+#: adapter -> (the adapter that succeeds it, its implementations' prefix, the successor's prefix).
+LINEAGES = {"tf_keras": ("keras-tensorflow", "tf_keras.", "keras[tensorflow].")}
 
 
 def version_key(version: str) -> tuple[Any, ...]:
@@ -61,7 +69,14 @@ def build(reports: list[tuple[str, ReportDocument]]) -> tuple[ReportDocument, li
     diffs: list[dict[str, Any]] = []
     for framework, versions in sorted(by_framework.items()):
         versions.sort(key=lambda item: version_key(item[0]))
-        for (old_version, old), (new_version, new) in itertools.pairwise(versions):
+        steps = list(itertools.pairwise(versions))
+        if framework in LINEAGES and LINEAGES[framework][0] in by_framework:
+            successor, prefix, new_prefix = LINEAGES[framework]
+            newest_version, newest = versions[-1]
+            oldest = min(by_framework[successor], key=lambda item: version_key(item[0]))
+            renamed = _renamed(newest, prefix, new_prefix)
+            steps.append(((newest_version, renamed), (f"{successor} {oldest[0]}", oldest[1])))
+        for (old_version, old), (new_version, new) in steps:
             changes = diff.compare(old, new)
             diffs.append(
                 {
@@ -76,3 +91,16 @@ def build(reports: list[tuple[str, ReportDocument]]) -> tuple[ReportDocument, li
             )
     merged["version_diffs"] = [{k: v for k, v in d.items() if k != "text"} for d in diffs]
     return merged, diffs
+
+
+def _renamed(report: ReportDocument, prefix: str, new_prefix: str) -> ReportDocument:
+    """``report`` with its implementations named as their successors are."""
+    results: list[ResultRecord] = []
+    for record in report["results"]:
+        name = record["implementation"]
+        renamed: ResultRecord = {
+            **record,
+            "implementation": new_prefix + name[len(prefix) :] if name.startswith(prefix) else name,
+        }
+        results.append(renamed)
+    return {**report, "results": results}

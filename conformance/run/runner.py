@@ -18,6 +18,7 @@ from conformance.adapters.base import ENTRY_POINT_GROUP
 from conformance.corpus.cases import Case
 
 from . import wire
+from .devices import DEFAULT_DEVICE
 from .plan import assign
 from .wire import Status
 from .workers import Worker, WorkerFailure, run_tasks
@@ -86,17 +87,17 @@ def materialize_all(cases: Iterable[Case], dtypes: Sequence[str] = ()) -> Materi
 
 class WorkerPool:
     """Workers kept alive between runs, so a framework is imported once per session
-    (the pytest plugin runs one case file at a time)."""
+    (the pytest plugin runs one case file at a time), one per (adapter, device)."""
 
     def __init__(self) -> None:
-        self.workers: dict[str, Worker] = {}
+        self.workers: dict[tuple[str, str], Worker] = {}
 
-    def acquire(self, spec: str) -> Worker:
-        if spec not in self.workers:
-            worker = Worker(spec)
+    def acquire(self, spec: str, device: str = DEFAULT_DEVICE) -> Worker:
+        if (spec, device) not in self.workers:
+            worker = Worker(spec, device=device)
             worker.start()
-            self.workers[spec] = worker
-        return self.workers[spec]
+            self.workers[(spec, device)] = worker
+        return self.workers[(spec, device)]
 
     def close(self) -> None:
         for worker in self.workers.values():
@@ -112,13 +113,14 @@ def run_framework(
     progress: Callable[[], None] | None = None,
     pool: WorkerPool | None = None,
     environment: dict[str, str] | None = None,
+    device: str = DEFAULT_DEVICE,
 ) -> tuple[Framework, list[RawResult]]:
     framework = Framework(spec)
     try:
         if pool is not None:
-            worker = pool.acquire(spec)
+            worker = pool.acquire(spec, device)
         else:
-            worker = Worker(spec, environment)
+            worker = Worker(spec, environment, device)
             worker.start()
     except WorkerFailure as failure:
         framework.skipped = f"worker failed to start: {failure.message}"
@@ -211,13 +213,16 @@ def run(
     parallel: int = 2,
     progress: Callable[[], None] | None = None,
     workers: WorkerPool | None = None,
+    device: str = DEFAULT_DEVICE,
 ) -> tuple[list[Framework], list[RawResult]]:
-    """Run every case on every adapter, ``parallel`` workers at a time."""
+    """Run every case on every adapter, ``parallel`` workers at a time, on ``device``."""
     inputs = materialize_all(cases, dtypes)
     frameworks: list[Framework] = []
     results: list[RawResult] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = [pool.submit(run_framework, spec, cases, inputs, timeout, progress, workers) for spec in specs]
+        futures = [
+            pool.submit(run_framework, spec, cases, inputs, timeout, progress, workers, None, device) for spec in specs
+        ]
         for future in futures:
             framework, framework_results = future.result()
             frameworks.append(framework)

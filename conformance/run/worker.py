@@ -20,7 +20,8 @@ from typing import Any, TextIO
 
 from conformance.adapters.base import ENTRY_POINT_GROUP, Adapter, declaration_problems
 
-from . import wire
+from . import devices, wire
+from .devices import DeviceUnavailable
 
 
 def resolve(spec: str) -> Adapter:
@@ -68,6 +69,9 @@ def main(spec: str) -> int:
     try:
         adapter = resolve(spec)
         adapter.load()
+    except DeviceUnavailable as error:
+        _send(channel, {"ready": False, "reason": f"not available on {devices.requested()}: {error}"})
+        return 0
     except ImportError as error:
         _send(channel, {"ready": False, "reason": f"not installed: {error}"})
         return 0

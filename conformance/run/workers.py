@@ -22,6 +22,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from . import devices
+from .devices import DEFAULT_DEVICE
+
 #: One thread per worker: torch's two OpenMP threads make a 12 us call take 660 us here.
 SINGLE_THREADED = {
     "OMP_NUM_THREADS": "1",
@@ -30,8 +33,6 @@ SINGLE_THREADED = {
     "TF_NUM_INTRAOP_THREADS": "1",
     "TF_NUM_INTEROP_THREADS": "1",
     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "JAX_PLATFORMS": "cpu",
-    "CUDA_VISIBLE_DEVICES": "",
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "PYTHONHASHSEED": "0",
 }
@@ -45,11 +46,12 @@ class WorkerFailure(Exception):
 
 
 class Worker:
-    """A running ``python -m conformance.run.worker SPEC``."""
+    """A running ``python -m conformance.run.worker SPEC``, on ``device`` (see :mod:`.devices`)."""
 
-    def __init__(self, spec: str, environment: dict[str, str] | None = None) -> None:
+    def __init__(self, spec: str, environment: dict[str, str] | None = None, device: str = DEFAULT_DEVICE) -> None:
         self.spec = spec
         self.environment = environment or {}
+        self.device = devices.check(device)
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._buffer = b""
@@ -57,7 +59,7 @@ class Worker:
 
     def start(self) -> dict[str, Any]:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in stop()
-        environment = {**os.environ, **SINGLE_THREADED, **self.environment}
+        environment = {**devices.worker_environment(self.device, {**os.environ, **SINGLE_THREADED}), **self.environment}
         self._process = subprocess.Popen(
             [sys.executable, "-m", "conformance.run.worker", self.spec],
             stdin=subprocess.PIPE,
