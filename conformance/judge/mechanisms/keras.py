@@ -12,6 +12,8 @@ of all that: the reduction hands each element the cotangent w / count, rounded i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import ModelContext, Prediction, model
@@ -162,13 +164,35 @@ def _bce_probabilities_keras(a: Arith, backend: str, p: np.ndarray, z: np.ndarra
     return a.mul(grad, a.cast(share))
 
 
+def _bce_logits_tensorflow(context: ModelContext, x: np.ndarray, z: np.ndarray) -> Prediction:
+    """tf.nn.sigmoid_cross_entropy_with_logits (TensorFlow's kernels, :mod:`.tensorflow`) per
+    element, then the mean over the trailing axis and Keras' reduction; the gradient is the
+    kernel's autodiff from the cotangent Keras' reduction hands each element."""
+    from . import tensorflow as tf_kernels
+
+    a = _arith(context, "tensorflow")
+    k = tf_kernels.arith(context.dtype)
+    if context.quantity == "value":
+        loss = tf_kernels.sigmoid_xent(k, x, z)
+        weights = _weights(context, a, "tensorflow", np.shape(loss))
+        return Prediction(a.wide(_reduce(context, a, "tensorflow", _through_mean(a, "tensorflow", loss), weights)))
+    weights = _weights(context, a, "tensorflow", np.shape(x))
+    g = _cotangent(context, a, "tensorflow", np.shape(x), weights, trailing_mean=True)
+    e = np.abs(k.wide(k.exp(k.where(k.wide(x) >= 0, k.neg(x), x))))
+    # The log1p branch goes through an approximate Reciprocal on packets: trusted at its own size.
+    scale = np.nan_to_num(e / (1.0 + e)) * np.abs(a.wide(g))
+    return Prediction(k.wide(tf_kernels.sigmoid_xent_grad(k, x, z, g)), scale=scale)
+
+
 def _bce(context: ModelContext, backend: str) -> Prediction | None:
     a = _arith(context, backend)
     x, y = a.cast(context.inputs["y_pred"]), a.cast(context.inputs["y_true"])
     z = _smoothed(a, y, float(context.params["label_smoothing"]), None)
     logits = bool(context.params["from_logits"])
+    if logits and backend == "tensorflow":
+        return _bce_logits_tensorflow(context, x, z)
     if logits and backend != "torch":
-        return None  # TensorFlow's and JAX's own sigmoid cross-entropies: their modules' models
+        return None  # JAX's own log_sigmoid: the jax module's models
     if context.quantity == "value":
         if logits:
             loss = a.sub(a.mul(a.sub(a.const(1.0), z), x), torch_kernels.log_sigmoid(a, x))
@@ -284,31 +308,201 @@ def _one_hot(a: Arith, labels: np.ndarray, classes: int, axis: int) -> np.ndarra
     return a.cast(np.moveaxis(rows, -1, axis))
 
 
-def _sparse(context: ModelContext, backend: str) -> Prediction | None:
-    if context.params["from_logits"] or backend == "tensorflow":
-        return None  # the backends' own softmax cross-entropies: their modules' models
+def _sparse(context: ModelContext, backend: str) -> Prediction | list[Prediction] | None:
     a = _arith(context, backend)
     axis = int(context.params["axis"])
     p = a.cast(context.inputs["y_pred"])
     classes = int(np.shape(p)[axis])
     labels, valid = _sparse_labels(context, a)
+    if context.params["from_logits"]:
+        return _on_logits(context, backend, a, p, Classes(labels=labels), valid)
+    if backend == "tensorflow":
+        return _sparse_probabilities_tensorflow(context, a, p, labels, valid)
     if backend == "torch" and ((labels < 0) | (labels >= classes)).any():
         return None  # torch's nll_loss raises there: an error result, not a number
     return _cce_probabilities(context, backend, a, _one_hot(a, labels, classes, axis), p, valid)
 
 
+# -- categorical and sparse cross-entropy on logits: the backend's kernel under Keras' reduction --
+
+
+@dataclass(frozen=True)
+class Classes:
+    """The targets of a cross-entropy on logits: a distribution over the class axis (categorical,
+    in the dtype, smoothed) or class indices (sparse, the sample shape)."""
+
+    mass: np.ndarray | None = None
+    labels: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Rows:
+    """One candidate pass of the backend's kernel: per-sample losses (or, given a seed, the gradient
+    reaching the logits), each with the size at which the kernel rounds it (None: exact emulation)."""
+
+    result: np.ndarray
+    scale: np.ndarray | None
+
+
+def _tensorflow_rows(
+    context: ModelContext, a: Arith, x: np.ndarray, targets: Classes, axis: int, seed: np.ndarray | None
+) -> list[Rows] | None:
+    """tf.nn.softmax_cross_entropy_with_logits / sparse_...: the Xent kernels of :mod:`.tensorflow`
+    (float16 in float32, and bfloat16 too for the categorical one), class axis last, the result
+    cast back to the dtype; the gradient is the row's cotangent times the kernel's backprop."""
+    from . import tensorflow as tf_kernels
+
+    widened = context.dtype == "float16" or (context.dtype == "bfloat16" and targets.labels is None)
+    k = tf_kernels.arith("float32" if widened else context.dtype)
+    logits = k.cast(np.moveaxis(a.wide(x), axis, -1))
+    if targets.labels is not None:
+        if targets.labels.size and (targets.labels.min() < 0 or targets.labels.max() >= logits.shape[-1]):
+            return None  # the CPU kernel raises on a label out of range
+        loss, backprop = tf_kernels.sparse_xent(k, logits, targets.labels)
+        mass = np.arange(logits.shape[-1]) == targets.labels[..., None]
+    else:
+        assert targets.mass is not None
+        mass = k.cast(np.moveaxis(a.wide(targets.mass), axis, -1))
+        loss, backprop = tf_kernels.xent(k, logits, mass)
+    if seed is None:
+        return [Rows(a.cast(k.wide(loss)), None)]
+    g = k.cast(a.wide(seed))[..., None]
+    grad = a.cast(k.wide(k.mul(g, backprop)))
+    # The backprop exp(x - max) / sum - z cancels at the size of the probability.
+    probability = np.nan_to_num(np.abs(k.wide(backprop) + np.asarray(mass, dtype=np.float64)))
+    return [Rows(np.moveaxis(grad, -1, axis), np.moveaxis(probability * np.abs(k.wide(g)), -1, axis))]
+
+
+def _torch_rows(
+    context: ModelContext, a: Arith, x: np.ndarray, targets: Classes, axis: int, seed: np.ndarray | None
+) -> list[Rows] | None:
+    """-sum(target * log_softmax(x)) (categorical) or cross_entropy(x, labels, reduction="none")
+    (sparse): torch's kernels of :mod:`.torch_cross_entropy`, one candidate per vector width."""
+    from . import torch_cross_entropy as kernels
+    from .torch import VECTORS
+    from .torch_softmax import log_softmax_backward_scale, log_softmax_scale
+
+    axis %= x.ndim
+    picked = None
+    if targets.labels is not None:
+        picked = kernels.targets(a, targets.labels, int(x.shape[axis]), None, -100)
+        if picked is None:
+            return None  # nll_loss raises on a label out of range
+    candidates = []
+    for vector in VECTORS:
+        if picked is not None:
+            run = kernels.cross_entropy(a, x, picked, "none", 0.0, axis, vector, seed)
+        else:
+            assert targets.mass is not None
+            run = kernels.cross_entropy_probabilities(a, x, targets.mass, None, "none", 0.0, axis, vector, seed)
+        if run.grad is not None and run.into is not None:
+            candidates.append(Rows(run.grad, log_softmax_backward_scale(a, run.into, run.lsm, axis)))
+            continue
+        slack = log_softmax_scale(a, run.lsm)  # each log-probability keeps only absolute accuracy
+        with np.errstate(invalid="ignore"):
+            if picked is not None:
+                per_sample = picked.picked(np.moveaxis(slack, axis, -1))
+            else:
+                per_sample = np.sum(np.nan_to_num(slack * np.abs(a.wide(targets.mass))), axis=axis)
+        candidates.append(Rows(run.value, np.nan_to_num(per_sample)))
+    return candidates
+
+
+ROW_KERNELS = {"tensorflow": _tensorflow_rows, "torch": _torch_rows}
+
+
+def _on_logits(
+    context: ModelContext, backend: str, a: Arith, x: np.ndarray, targets: Classes, valid: np.ndarray | None
+) -> list[Prediction] | None:
+    """Keras' cross-entropy on logits: the backend's own kernel per sample (``ROW_KERNELS``), then
+    Keras' reduction in the dtype (masked samples 0, sample weights, sum or sum / count); the
+    gradient starts from the cotangent that reduction hands each sample."""
+    kernel = ROW_KERNELS.get(backend)
+    if kernel is None:
+        return None  # JAX's log_softmax: the jax module's models
+    axis = int(context.params["axis"]) % x.ndim
+    rows = tuple(np.delete(np.shape(x), axis))
+    weights = _weights(context, a, backend, rows, valid)
+    seed = None
+    if context.quantity == "grad":
+        seed = _cotangent(context, a, backend, rows, weights)
+        if valid is not None:
+            seed = np.where(valid, seed, a.const(0.0))
+    passes = kernel(context, a, x, targets, axis, seed)
+    if passes is None:
+        return None
+    if seed is not None:
+        return [Prediction(a.wide(run.result), scale=run.scale) for run in passes]
+    predictions = []
+    for run in passes:
+        losses = run.result if valid is None else np.where(valid, run.result, a.const(0.0))
+        value = a.wide(_reduce(context, a, backend, losses, weights))
+        predictions.append(Prediction(value, scale=_reduced_scale(context, run.scale, weights, valid)))
+    return predictions
+
+
+def _reduced_scale(
+    context: ModelContext, per_sample: np.ndarray | None, weights: np.ndarray | None, valid: np.ndarray | None
+) -> np.ndarray | None:
+    """The size at which a reduced loss is trusted: each sample's own, weighted as the reduction weighs it."""
+    if per_sample is None:
+        return None
+    scale = np.asarray(per_sample, dtype=np.float64)
+    if weights is not None:
+        scale = scale * np.abs(np.asarray(weights, dtype=np.float64))
+    if valid is not None:
+        scale = np.where(valid, scale, 0.0)
+    reduction = context.params["reduction"]
+    if reduction == "none":
+        return scale
+    total = np.sum(scale)
+    return np.asarray(total / max(scale.size, 1) if reduction == "mean" else total)
+
+
+def _sparse_probabilities_tensorflow(
+    context: ModelContext, a: Arith, p: np.ndarray, labels: np.ndarray, valid: np.ndarray | None
+) -> list[Prediction] | None:
+    """The TensorFlow backend does not renormalise: it clips p to [eps, 1 - eps], takes its log and
+    hands that to sparse_softmax_cross_entropy_with_logits as logits (whose softmax renormalises);
+    the gradient then goes through Log (g * reciprocal(x)) and the clip (passed inside, ends included)."""
+    from . import tensorflow as tf_kernels
+
+    k = tf_kernels.arith(context.dtype)
+    low, high = a.const(EPSILON), a.const(1.0 - EPSILON)
+    clipped = a.minimum(a.maximum(p, low), high)
+    logits = k.log(clipped)
+    passes = _on_logits(context, "tensorflow", a, logits, Classes(labels=labels), valid)
+    if passes is None or context.quantity == "value":
+        return passes
+    reciprocal = k.div(k.const(1.0), clipped)
+    inside = (a.wide(p) >= a.wide(low)) & (a.wide(p) <= a.wide(high))
+    predictions = []
+    for run in passes:
+        grad = k.mul(a.cast(run.value), reciprocal)
+        scale = None if run.scale is None else np.asarray(run.scale) * np.abs(k.wide(reciprocal))
+        predictions.append(
+            Prediction(
+                np.where(inside, k.wide(grad), 0.0), scale=None if scale is None else np.where(inside, scale, 0.0)
+            )
+        )
+    return predictions
+
+
 @model("keras.loss")
-def keras_loss(context: ModelContext) -> Prediction | None:
+def keras_loss(context: ModelContext) -> Prediction | list[Prediction] | None:
     """A Keras loss class on the backend named in the options (``backend: jax|tensorflow|torch``)."""
     backend = str(context.options.get("backend"))
     if context.op.name == "binary_crossentropy":
         return _bce(context, backend)
-    if context.op.name == "categorical_crossentropy" and not context.params["from_logits"]:
+    if context.op.name == "categorical_crossentropy":
         a = _arith(context, backend)
         labels = a.cast(context.inputs["y_true"])
         classes = int(np.shape(labels)[int(context.params["axis"])])
         t = _smoothed(a, labels, float(context.params["label_smoothing"]), classes)
-        return _cce_probabilities(context, backend, a, t, a.cast(context.inputs["y_pred"]))
+        x = a.cast(context.inputs["y_pred"])
+        if context.params["from_logits"]:
+            return _on_logits(context, backend, a, x, Classes(mass=t), None)
+        return _cce_probabilities(context, backend, a, t, x)
     if context.op.name == "sparse_categorical_crossentropy":
         return _sparse(context, backend)
     return None
