@@ -152,18 +152,24 @@ def softmax_cross_entropy(context: ModelContext) -> Prediction | None:
         if reduction == "none":
             return Prediction(out(context, loss), scale=picked_scale)
         total = eigen_sum(a, loss)
+        # Each sample's loss is good to its log-sum's rounding; the sum to theirs added up.
+        slack = float(np.sum(picked_scale))
         if reduction == "sum":
-            return Prediction(out(context, total))
-        return Prediction(out(context, a.div(total, a.const(float(loss.size)))))
+            return Prediction(out(context, total), scale=np.asarray(slack))
+        count = float(loss.size)
+        return Prediction(out(context, a.div(total, a.const(count))), scale=np.asarray(slack / count))
     gathered = a.cast(weights)[targets] if weights is not None else a.cast(np.ones(targets.shape))
     weight = a.where(ignored, 0.0, gathered)
     weighted = a.mul(loss, weight)
     if reduction == "none":
         return Prediction(out(context, weighted), scale=picked_scale * np.abs(a.wide(weight)))
     total = eigen_sum(a, weighted)
+    slack = float(np.sum(picked_scale * np.abs(a.wide(weight))))
     if reduction == "sum":
-        return Prediction(out(context, total))
-    return Prediction(out(context, a.div(total, eigen_sum(a, weight))))
+        return Prediction(out(context, total), scale=np.asarray(slack))
+    denominator = eigen_sum(a, weight)
+    mean_slack = slack / float(np.abs(a.wide(denominator))) if a.wide(denominator) else 0.0
+    return Prediction(out(context, a.div(total, denominator)), scale=np.asarray(mean_slack))
 
 
 # -- Sigmoid and Softplus -------------------------------------------------------------------------
