@@ -7,7 +7,7 @@ framework returned, or why it returned nothing (error, timeout, crash, unsupport
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -20,6 +20,7 @@ from conformance.corpus.cases import Case
 from . import wire
 from .devices import DEFAULT_DEVICE
 from .plan import assign
+from .progress import Tracker
 from .wire import Status
 from .workers import Worker, WorkerFailure, run_tasks
 
@@ -110,7 +111,7 @@ def run_framework(
     cases: Sequence[Case],
     inputs: Materialized,
     timeout: float,
-    progress: Callable[[], None] | None = None,
+    progress: Tracker | None = None,
     pool: WorkerPool | None = None,
     environment: dict[str, str] | None = None,
     device: str = DEFAULT_DEVICE,
@@ -124,12 +125,16 @@ def run_framework(
             worker.start()
     except WorkerFailure as failure:
         framework.skipped = f"worker failed to start: {failure.message}"
+        if progress is not None:
+            progress.end(spec, f"skipped: {framework.skipped}")
         return framework, []
     handshake = worker.handshake
     try:
         if not handshake.get("ready"):
             framework.skipped = str(handshake.get("reason", "not available"))
             framework.unloadable = bool(handshake.get("unloadable"))
+            if progress is not None:
+                progress.end(spec, f"{'cannot load' if framework.unloadable else 'skipped'}: {framework.skipped}")
             # Not installed is a skip; installed but broken costs every case an error, not silence.
             return framework, _load_errors(framework, cases, inputs) if framework.unloadable else []
         framework.name, framework.version = handshake["name"], handshake["version"]
@@ -162,9 +167,14 @@ def run_framework(
                             "dtype": dtype,
                         }
                     )
-        for answer in run_tasks(worker, tasks, timeout, progress):
+        if progress is not None:
+            progress.begin(spec, len(tasks))
+        step = None if progress is None else lambda: progress.step(spec)
+        for answer in run_tasks(worker, tasks, timeout, step):
             framework.call_seconds += float(answer.get("seconds", 0.0))
             _absorb(results[answer["task"]], answer)
+        if progress is not None:
+            progress.end(spec)
         return framework, results
     finally:
         if pool is None:
@@ -211,7 +221,7 @@ def run(
     dtypes: Sequence[str] = (),
     timeout: float = DEFAULT_TIMEOUT,
     parallel: int = 2,
-    progress: Callable[[], None] | None = None,
+    progress: Tracker | None = None,
     workers: WorkerPool | None = None,
     device: str = DEFAULT_DEVICE,
 ) -> tuple[list[Framework], list[RawResult]]:
