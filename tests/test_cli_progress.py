@@ -34,9 +34,9 @@ def test_off_a_terminal_a_plain_line_per_phase_event_and_every_interval():
     progress.end("torch")
     progress.end("tensorflow", "skipped: not installed")
     assert stream.getvalue().splitlines()[1:] == [
-        "[    6s] 2/4 done, 0 phase(s) finished; oracle 2/4 ETA 6s",
+        "[    6s] 2/4 done; oracle 2/4 ETA 6s",
         "[    6s] torch: 10 calls",
-        "[   11s] 2/14 done, 0 phase(s) finished; oracle 2/4 ETA 11s; torch 0/10",
+        "[   11s] 2/14 done; oracle 2/4 ETA 11s; torch 0/10",
         "[   12s] torch: done in 6s",
         "[   12s] tensorflow: skipped: not installed",
     ]
@@ -47,11 +47,16 @@ def test_on_a_terminal_one_line_is_redrawn_with_totals_and_eta():
     progress = TerminalProgress(stream, tty=True, clock=clock)
     progress.begin("jax", 100)
     clock.now += 10
-    for _ in range(25):
+    for _ in range(24):
         progress.step("jax")
-    # 25 calls in 10 s: 75 more take 30 s
+    drawn = stream.getvalue().count("\r")
+    progress.step("jax")  # at the same instant: not redrawn (at most one redraw per REDRAW_INTERVAL)
+    assert stream.getvalue().count("\r") == drawn
+    clock.now += 0.2
+    progress.tick()
+    # 25 calls in 10.2 s: 75 more take 30.6 s
     last = stream.getvalue().rsplit("\r", 1)[-1].rstrip()
-    assert last == "[   10s] 25/100 done, 0 phase(s) finished; jax 25/100 ETA 30s"
+    assert last == "[   10s] 25/100 done; jax 25/100 ETA 31s"
     assert "\n" not in stream.getvalue().split("jax: 100 calls\n", 1)[1]  # redrawn, not scrolled
 
 
