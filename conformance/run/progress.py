@@ -25,6 +25,8 @@ REDRAW_INTERVAL = 0.1
 class Tracker(Protocol):
     """What the pipeline says about its progress; every method may be called from any thread."""
 
+    def starting(self, phase: str) -> None: ...
+
     def begin(self, phase: str, total: int) -> None: ...
 
     def step(self, phase: str) -> None: ...
@@ -40,6 +42,8 @@ class Phase:
     done: int = 0
     ended: float | None = None
     note: str = ""
+    #: Before its total is known: a framework's worker importing it (TensorFlow takes seconds).
+    starting: bool = False
 
     def eta(self, now: float) -> float | None:
         """Seconds left at this phase's own rate so far; None before the first step."""
@@ -74,6 +78,11 @@ class TerminalProgress:
         self._ticker: threading.Thread | None = None
 
     # --- Tracker ---
+    def starting(self, phase: str) -> None:
+        with self.lock:
+            self.phases[phase] = Phase(phase, 0, self.clock(), starting=True)
+            self._event(f"{phase}: starting")
+
     def begin(self, phase: str, total: int) -> None:
         with self.lock:
             self.phases[phase] = Phase(phase, total, self.clock())
@@ -97,7 +106,11 @@ class TerminalProgress:
         now = self.clock()
         parts = []
         for entry in self.phases.values():
-            if entry.ended is None:
+            if entry.ended is not None:
+                continue
+            if entry.starting:
+                parts.append(f"{entry.name} starting")
+            else:
                 eta = entry.eta(now)
                 parts.append(f"{entry.name} {entry.done}/{entry.total}" + (f" ETA {duration(eta)}" if eta else ""))
         done = sum(p.done for p in self.phases.values())

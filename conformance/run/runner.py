@@ -187,6 +187,8 @@ def run_framework(
     environment: dict[str, str] | None = None,
     device: str = DEFAULT_DEVICE,
 ) -> tuple[Framework, list[RawResult]]:
+    if progress is not None:
+        progress.starting(spec)
     framework, worker = connect(spec, pool, environment, device)
     try:
         results, tasks = plan(framework, cases, inputs)
