@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conformance.corpus import cases
+from conformance.corpus.schema import editor_hint
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_LINE = re.compile(r"# yaml-language-server: \$schema=(\S+)\n")
@@ -28,13 +29,14 @@ SCHEMA_LINE = re.compile(r"# yaml-language-server: \$schema=(\S+)\n")
 NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", ".tox", "build", "dist", "*.egg-info", "__pycache__", ".*cache")
 
 
-def test_every_bundled_case_file_names_its_schema_for_editors_on_its_first_line():
-    files = cases.case_files([ROOT / "cases"])
-    assert files
+def test_every_case_file_of_the_project_names_its_schema_for_editors_on_its_first_line():
+    files = cases.case_files([ROOT / "cases", ROOT / "extra"])
+    assert len(files) > 1
     for path in files:
-        first = SCHEMA_LINE.match(path.read_text(encoding="utf-8"))
-        assert first is not None, f"{path}: the first line is not a yaml-language-server $schema comment"
-        schema = (path.parent / first.group(1)).resolve()
+        with path.open(encoding="utf-8") as text:
+            first = text.readline()
+        assert first == editor_hint(path) + "\n", f"{path}: the first line is not its schema for editors"
+        schema = (path.parent / SCHEMA_LINE.match(first).group(1)).resolve()
         assert schema == (ROOT / "conformance" / "schema" / "case-file.schema.json"), path
         assert json.loads(schema.read_text(encoding="utf-8"))["$schema"].startswith("https://json-schema.org/")
 
