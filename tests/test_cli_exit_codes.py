@@ -191,3 +191,24 @@ def test_diff_reports_results_missing_on_either_side_and_exits_1(tmp_path, capsy
     )
     # Two identical reports: nothing lost, exit 0.
     assert cli.main(["diff", str(tmp_path / "subset.json"), str(tmp_path / "subset.json")]) == cli.ExitCode.OK
+
+
+def test_the_explain_command_carries_params_and_both_inputs_back_unchanged():
+    record = result(
+        "bce",
+        "torch.nn.functional.binary_cross_entropy_with_logits",
+        "fail",
+        op="binary_crossentropy",
+        framework="torch",
+        params={"from_logits": True, "reduction": "mean", "sample_weight": [2.299999952316284]},
+        inputs={"y_true": [[1.0, 0.0]], "y_pred": [[10.0, "-inf"]]},
+    )
+    command = failures.explain_command(record)
+    assert command == (
+        "conformance explain --op binary_crossentropy --param from_logits=true --param 'reduction=\"mean\"' "
+        "--param 'sample_weight=[2.299999952316284]' --y-true '[[1.0,0.0]]' --y-pred '[[10.0,\"-inf\"]]' "
+        "--dtype float32 --framework torch"
+    )
+    args = cli.parser().parse_args(shlex.split(command)[1:])
+    assert dict(cli._parse_param(p) for p in args.param) == record["params"]
+    assert json.loads(args.y_pred) == record["inputs"]["y_pred"] and args.framework == ["torch"]
