@@ -284,7 +284,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--report-only",
         action="store_true",
-        help="exit 0 even when divergences are found (case-file and usage errors still exit 2)",
+        help="exit 0 even when divergences are found (bad input still exits 2, and nothing run 3)",
     )
     common(run)
     run.set_defaults(handler=_run)
