@@ -28,14 +28,16 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
 	  >/dev/null; } || echo "chromium not installed: the browser tests will be skipped"
 
-# Reinstall only when the project's dependencies change; pip's cache makes a fresh venv ~2 min.
-# Keras 2 (tf_keras) goes in without its dependencies, at the minor version of the TensorFlow
-# installed: its own requirement is the full `tensorflow` wheel, a second TensorFlow.
-$(STAMP): pyproject.toml
+# Reinstall only when the project's dependencies or their pins change; pip's cache makes a fresh
+# venv ~2 min. pyproject.toml's extras are ranges; constraints.txt pins the exact versions the
+# README's figures come from. Keras 2 (tf_keras) goes in without its dependencies, at the minor
+# version of the TensorFlow installed: its own requirement is the full `tensorflow` wheel.
+CONSTRAINTS := constraints.txt
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[all,dev]'
-	$(BIN)/python -m pip install -q --no-deps "tf_keras==$$($(BIN)/python -c 'from importlib.metadata import version; print(version("tensorflow-cpu").rsplit(".", 1)[0])').*"
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[all,dev]'
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) --no-deps "tf_keras==$$($(BIN)/python -c 'from importlib.metadata import version; print(version("tensorflow-cpu").rsplit(".", 1)[0])').*"
 	touch $(STAMP)
 
 clean:

@@ -1,7 +1,6 @@
-"""The ``conformance`` command line.
+"""The ``conformance`` command line: run loss-conformance cases, explain a result, compare runs.
 
-Exit codes: 0 all good; 1 a conformance failure (or a regression, for ``diff``);
-2 a usage or case-file error.
+The exit codes are the same for every command (:class:`ExitCode`); ``--help`` prints them.
 """
 
 from __future__ import annotations
@@ -9,18 +8,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 from collections.abc import Sequence
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from conformance import explain
+from conformance import __version__, explain
 from conformance.corpus import cases
 from conformance.judge.scoring import DEFAULT_PROFILE, PROFILES
-from conformance.report import diff
+from conformance.report import diff, failures
 from conformance.report import document as reports
-from conformance.report.records import failed
+from conformance.report.records import ReportDocument, Verdict, failed
 from conformance.run.devices import DEFAULT_DEVICE, DEVICES
+from conformance.run.progress import TerminalProgress
 from conformance.run.runner import DEFAULT_TIMEOUT
 from oracle.cache import DiskCache
 from oracle.formats import DTYPES
@@ -29,8 +29,30 @@ from oracle.ops import names as op_names
 BUNDLED_CASES = cases.BUNDLED_CASES
 
 
+class ExitCode(IntEnum):
+    """What a CI job needs to know from the status alone; every command keeps to it."""
+
+    OK = 0
+    UNEXPLAINED = 1
+    BAD_INPUT = 2
+    NOTHING_RAN = 3
+
+
+MEANINGS = {
+    ExitCode.OK: "all explained: every result passed, is documented, a known divergence or unsupported",
+    ExitCode.UNEXPLAINED: "unexplained results: a fail, error, timeout or crash (diff: a regression or a lost result)",
+    ExitCode.BAD_INPUT: "bad input or usage: an unreadable or invalid case file or report, a bad option",
+    ExitCode.NOTHING_RAN: "nothing ran: no framework installed or able to run the cases, or an empty selection",
+}
+EPILOG = "exit codes (every command):\n" + "\n".join(f"  {code.value}  {text}" for code, text in MEANINGS.items())
+
+
 class UsageError(Exception):
     pass
+
+
+class NothingRan(Exception):
+    """No framework call was made: not an error in the input, and not a pass either."""
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -43,26 +65,11 @@ def _validate(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
     status = "ok" if not (corpus.errors or missing) else f"{len(corpus.errors) + len(missing)} error(s)"
     print(f"{len(corpus.files)} file(s), {len(corpus.cases)} case(s): {status}")
-    return 2 if corpus.errors or missing else 0
-
-
-class Progress:
-    """A one-line progress counter on stderr (only on a terminal)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.lock = threading.Lock()
-        self.live = sys.stderr.isatty()
-
-    def __call__(self) -> None:
-        with self.lock:
-            self.count += 1
-            if self.live and self.count % 10 == 0:
-                print(f"\r{self.count} framework calls", end="", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.live:
-            print(f"\r{self.count} framework calls", file=sys.stderr)
+    if corpus.errors or missing:
+        return ExitCode.BAD_INPUT
+    if not corpus.files:
+        raise NothingRan(f"no case file under {', '.join(map(str, paths))}")
+    return ExitCode.OK
 
 
 def _cache(args: argparse.Namespace) -> DiskCache | None:
@@ -78,31 +85,44 @@ def _run(args: argparse.Namespace) -> int:
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file or directory: {', '.join(map(str, missing))}")
-    progress = Progress()
     try:
-        report, errors = pipeline.execute(
-            paths,
-            args.framework,
-            args.dtype,
-            args.op,
-            args.timeout,
-            _cache(args),
-            progress,
-            args.tolerance,
-            args.device,
-        )
+        with TerminalProgress(sys.stderr) as progress:
+            report, errors = pipeline.execute(
+                paths,
+                args.framework,
+                args.dtype,
+                args.op,
+                args.timeout,
+                _cache(args),
+                progress,
+                args.tolerance,
+                args.device,
+            )
     except LookupError as problem:
         raise UsageError(str(problem)) from None
-    finally:
-        progress.close()
     for error in errors:
         print(error, file=sys.stderr)
     written = reports.write_all(report, Path(args.out))
     print(reports.terminal_summary(report))
+    short = failures.summary(report)
+    if short:
+        print(short)
     print(f"reports: {', '.join(str(p) for p in written.values())}")
     if errors:
-        return 2
-    return 1 if failed(report) and not args.report_only else 0
+        return ExitCode.BAD_INPUT
+    if not any(r["verdict"] != Verdict.UNSUPPORTED for r in report["results"]):
+        raise NothingRan(_why_nothing_ran(report))
+    return ExitCode.UNEXPLAINED if failed(report) and not args.report_only else ExitCode.OK
+
+
+def _why_nothing_ran(report: ReportDocument) -> str:
+    skipped = report["environment"].get("skipped", {})
+    if report["summary"]["cases"] == 0 and not skipped:
+        return "nothing ran: no case matches the selection (--op, --dtype, the case files)"
+    if not report["environment"]["frameworks"]:
+        reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
+        return f"nothing ran: no framework could run ({reasons or 'none installed'})"
+    return "nothing ran: no installed framework implements the selected cases (every result is unsupported)"
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -117,7 +137,7 @@ def _diff(args: argparse.Namespace) -> int:
     old, new = reports.read(Path(args.old)), reports.read(Path(args.new))
     changes = diff.compare(old, new)
     print(diff.describe(changes))
-    return 1 if changes["regressions"] else 0
+    return ExitCode.UNEXPLAINED if changes["regressions"] or changes["missing"] else ExitCode.OK
 
 
 def _matrix(args: argparse.Namespace) -> int:
@@ -184,8 +204,12 @@ def _explain(args: argparse.Namespace) -> int:
     except ValueError as problem:
         raise UsageError(str(problem)) from None
     records = explain.run(case, args.framework, args.timeout, _cache(args), args.tolerance, args.device)
-    print(json.dumps(records, indent=1) if args.json else explain.describe(case, records))
-    return 0
+    if not any(r["verdict"] != Verdict.UNSUPPORTED for r in records):
+        gaps = sorted({r["message"] for r in records}) or [f"no framework ran (selected: {args.framework or 'all'})"]
+        raise NothingRan(f"nothing to explain: {'; '.join(gaps)}")
+    shown = explain.without_gaps(records)
+    print(json.dumps(shown, indent=1) if args.json else explain.describe(case, shown))
+    return ExitCode.OK
 
 
 def _gate(args: argparse.Namespace) -> int:
@@ -209,12 +233,18 @@ def _gate(args: argparse.Namespace) -> int:
     print(result.describe())
     print(f"reports: {', '.join(str(p) for p in written.values())}")
     if not result.records:
-        raise UsageError(f"no corpus case applies to {args.op} with {params}")
+        raise NothingRan(f"no corpus case applies to {args.op} with {params}")
     return 0 if result.ok else 1
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="conformance", description=(__doc__ or "").splitlines()[0])
+    top = argparse.ArgumentParser(
+        prog="conformance",
+        description=(__doc__ or "").splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
 
     validate = commands.add_parser("validate", help="check case files against the schema and the vocabulary")
@@ -254,7 +284,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--report-only",
         action="store_true",
-        help="exit 0 even when divergences are found (case-file and usage errors still exit 2)",
+        help="exit 0 even when divergences are found (bad input still exits 2, and nothing run 3)",
     )
     common(run)
     run.set_defaults(handler=_run)
@@ -307,20 +337,27 @@ def parser() -> argparse.ArgumentParser:
     matrix_command.add_argument("--out", default="reports/matrix")
     matrix_command.set_defaults(handler=_matrix)
 
-    diff_command = commands.add_parser("diff", help="regressions and fixes between two report.json files")
+    diff_command = commands.add_parser(
+        "diff", help="regressions, fixes and results missing on either side between two report.json files"
+    )
     diff_command.add_argument("old")
     diff_command.add_argument("new")
     diff_command.set_defaults(handler=_diff)
+    for command in commands.choices.values():
+        command.epilog, command.formatter_class = EPILOG, argparse.RawDescriptionHelpFormatter
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(argv)  # a usage error exits 2 here, as argparse does
     try:
         return int(args.handler(args))
     except (UsageError, reports.ReportError) as problem:
         print(f"conformance {args.command}: {problem}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
+    except NothingRan as problem:
+        print(f"conformance {args.command}: {problem}", file=sys.stderr)
+        return ExitCode.NOTHING_RAN
 
 
 if __name__ == "__main__":

@@ -57,12 +57,14 @@ def run(
     profile: str = "strict",
     device: str = "cpu",
 ) -> list[ResultRecord]:
+    """Every record, the ``<framework>:(none)`` gaps included: they say why nothing ran."""
     report = execute_cases([case], frameworks, (), timeout, cache, profile=profile, device=device)
-    return [
-        r
-        for r in report["results"]
-        if r["verdict"] != Verdict.UNSUPPORTED or not r["implementation"].endswith("(none)")
-    ]
+    return report["results"]
+
+
+def without_gaps(records: Sequence[ResultRecord]) -> list[ResultRecord]:
+    """The records of implementations that exist (a framework lacking the op is not a row)."""
+    return [r for r in records if r["verdict"] != Verdict.UNSUPPORTED or not r["implementation"].endswith("(none)")]
 
 
 def describe(case: Case, records: Sequence[ResultRecord]) -> str:

@@ -11,7 +11,7 @@ import concurrent.futures
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from conformance.judge.scoring import DEFAULT_PROFILE
 from conformance.judge.verdicts import Judge
 from conformance.report.records import Environment, ReportDocument, ResultRecord, build_report
 from conformance.run.devices import DEFAULT_DEVICE
+from conformance.run.progress import Tracker
 from conformance.run.runner import (
     DEFAULT_TIMEOUT,
     Framework,
@@ -56,11 +57,12 @@ def execute(
     ops: Sequence[str] = (),
     timeout: float = DEFAULT_TIMEOUT,
     cache: DiskCache | None = None,
-    progress: Callable[[], None] | None = None,
+    progress: Tracker | None = None,
     profile: str = DEFAULT_PROFILE,
     device: str = DEFAULT_DEVICE,
 ) -> tuple[ReportDocument, list[case_files.CaseError]]:
     """Load the case files and run them; case-file errors are returned, the good cases still run."""
+    adapter_specs(frameworks)  # an unknown framework is a usage error now, not after loading the corpus
     started = time.perf_counter()
     corpus = case_files.load(paths)
     selected = [c for c in corpus.cases if not ops or c.op in ops]
@@ -79,7 +81,7 @@ def execute_cases(
     dtypes: Sequence[str] = (),
     timeout: float = DEFAULT_TIMEOUT,
     cache: DiskCache | None = None,
-    progress: Callable[[], None] | None = None,
+    progress: Tracker | None = None,
     workers: WorkerPool | None = None,
     case_errors: Sequence[str] = (),
     profile: str = DEFAULT_PROFILE,
@@ -103,10 +105,15 @@ def execute_cases(
             for spec in specs
         ]
         oracle_start = time.perf_counter()
-        for case in selected:
-            for dtype in case.dtypes:
-                if not dtypes or dtype in dtypes:
-                    answers.prefetch(case, dtype)
+        pairs = [(case, dtype) for case in selected for dtype in case.dtypes if not dtypes or dtype in dtypes]
+        if progress is not None:
+            progress.begin("oracle", len(pairs))
+        for case, dtype in pairs:
+            answers.prefetch(case, dtype)
+            if progress is not None:
+                progress.step("oracle")
+        if progress is not None:
+            progress.end("oracle")
         timings["oracle"] = time.perf_counter() - oracle_start
         for future in concurrent.futures.as_completed(running):
             framework, raw_results = future.result()

@@ -79,16 +79,17 @@ def test_without_the_flag_yaml_files_are_left_alone(pytester):
 
 
 def test_the_device_option_reaches_the_workers(pytester, monkeypatch):
-    """--conformance-device cuda: a framework that cannot reach a GPU is skipped (no items), and
-    the report says why; the fake adapter runs on the CPU only."""
+    """--conformance-device cuda: a framework that cannot reach a GPU is one skipped item per case
+    file, and the report says why; the fake adapter runs on the CPU only."""
     tests = Path(__file__).resolve().parent
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")]))
     pytester.makefile(".yaml", cases=CASES.split("  - id: plugin/bce-small-loss")[0])
     common = ["--conformance", "cases.yaml", "--conformance-framework", "fake_adapters:device_bound"]
     on_cpu = pytester.runpytest(*common, "--conformance-report", "cpu", "-p", "no:cacheprovider")
     on_cpu.assert_outcomes(passed=2)
-    on_cuda = pytester.runpytest(*common, "--conformance-device", "cuda", "--conformance-report", "cuda")
-    on_cuda.assert_outcomes()
+    on_cuda = pytester.runpytest(*common, "--conformance-device", "cuda", "--conformance-report", "cuda", "-rs")
+    on_cuda.assert_outcomes(skipped=1)
+    on_cuda.stdout.fnmatch_lines(["SKIPPED * fake_adapters:device_bound: not available on cuda: the fake framework*"])
     report = json.loads((pytester.path / "cuda" / "report.json").read_text())
     assert report["environment"]["skipped"] == {
         "fake_adapters:device_bound": "not available on cuda: the fake framework has no GPU"

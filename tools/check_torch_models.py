@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import oracle
 from conformance.adapters.torch import adapter
+from conformance.corpus.schema import editor_hint
 from conformance.judge import registry
 from conformance.judge.mechanisms import ModelContext, Prediction, models
 from oracle.evaluation import round_inputs
@@ -227,6 +229,7 @@ def write_cases(path: str, only: str, seed: int, rounds: int) -> None:
                 }
             )
     with open(path, "w", encoding="utf-8") as out:
+        out.write(editor_hint(Path(path)) + "\n")
         yaml.safe_dump({"cases": cases}, out, sort_keys=False)
 
 

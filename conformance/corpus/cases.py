@@ -30,8 +30,18 @@ from .source import Literal, Located, YamlError, line_of
 from .source import load as load_yaml
 
 DEFAULT_DTYPES = DTYPES
+
+
+def _bundled_cases() -> Path:
+    """The corpus: ``conformance/cases`` in an installed wheel (pyproject's package-dir puts it
+    there), else ``cases/`` at the top of a checkout (the editable install, ``PYTHONPATH``)."""
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "cases"
+    return installed if installed.is_dir() else package.parent / "cases"
+
+
 #: The corpus shipped with the package.
-BUNDLED_CASES = Path(__file__).resolve().parent.parent.parent / "cases"
+BUNDLED_CASES = _bundled_cases()
 _VARIABLE = re.compile(r"([+-]?)\$([A-Za-z_][A-Za-z0-9_]*)")
 
 

@@ -11,6 +11,7 @@ messages that name the op: a case may take its op from the file's ``defaults``.
 from __future__ import annotations
 
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,13 @@ def case_file_schema() -> dict[str, Any]:
 def editor_copy() -> Path:
     """Where the schema is written out for editors, inside the package."""
     return Path(str(resources.files("conformance").joinpath("schema/case-file.schema.json")))
+
+
+def editor_hint(case_file: Path) -> str:
+    """The first line of a case file: its schema for editors (YAML language server), as a path
+    relative to the file, so it resolves in a checkout. The loader reads it as a comment."""
+    relative = os.path.relpath(editor_copy(), Path(case_file).resolve().parent)
+    return f"# yaml-language-server: $schema={Path(relative).as_posix()}"
 
 
 def render() -> str:

@@ -82,7 +82,12 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _float)
 
 def load(path: Path) -> Any:
     """Parse one YAML file; raises :class:`YamlError` with a line for anything malformed."""
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise YamlError(line, f"cannot read: not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
     try:
         return yaml.load(text, Loader=_Loader)
     except YamlError:

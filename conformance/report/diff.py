@@ -5,15 +5,21 @@ xfail, error, timeout, crash), or a known divergence that its model no longer re
 (xfail -> fail, error, ...: the error grew beyond the model, or changed its nature), even
 where both runs are wrong; a *fix* is a wrong result that is now right. Results are matched
 by (case, implementation, dtype, quantity); a framework version change keeps implementation
-names, so two framework versions can be compared directly.
+names, so two framework versions can be compared directly. A result present on one side only is
+reported too (*missing* from NEW, or *added* in it), counted per implementation: a subset run
+compared with a full one must not read as "0 regressions".
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 from .records import BAD, GOOD, PROBLEMS, ReportDocument, ResultRecord, Verdict
 
 Key = tuple[str, str, str, str]
 Change = tuple[Key, ResultRecord, ResultRecord]
+#: Keys of the results on one side only, listed one by one up to this many, then counted.
+LISTED = 10
 
 
 def _index(report: ReportDocument) -> dict[Key, ResultRecord]:
@@ -26,6 +32,8 @@ def compare(old: ReportDocument, new: ReportDocument) -> dict[str, list[Change]]
         "regressions": [],
         "fixes": [],
         "changed": [],
+        "missing": [(key, before[key], before[key]) for key in sorted(before.keys() - after.keys())],
+        "added": [(key, after[key], after[key]) for key in sorted(after.keys() - before.keys())],
     }
     for key in sorted(before.keys() & after.keys()):
         was, now = before[key], after[key]
@@ -40,6 +48,21 @@ def compare(old: ReportDocument, new: ReportDocument) -> dict[str, list[Change]]
     return changes
 
 
+def _one_side(kind: str, changes: list[Change]) -> list[str]:
+    """``N missing from NEW`` (or ``added in NEW``), per implementation, then the first few results."""
+    where = "missing from NEW (in OLD only)" if kind == "missing" else "added in NEW (not in OLD)"
+    lines = [f"{len(changes)} {where}"]
+    if not changes:
+        return lines
+    counts = Counter(implementation for (_, implementation, _, _), _, _ in changes)
+    lines.append("  by implementation: " + ", ".join(f"{name} {n}" for name, n in counts.most_common()))
+    for (case, implementation, dtype, quantity), record, _ in changes[:LISTED]:
+        lines.append(f"  {case} [{implementation} {dtype} {quantity}]: {record['verdict']}")
+    if len(changes) > LISTED:
+        lines.append(f"  ... and {len(changes) - LISTED} more")
+    return lines
+
+
 def describe(changes: dict[str, list[Change]]) -> str:
     lines = []
     for kind in ("regressions", "fixes", "changed"):
@@ -49,4 +72,6 @@ def describe(changes: dict[str, list[Change]]) -> str:
                 f"  {case} [{implementation} {dtype} {quantity}]: {was['verdict']} -> {now['verdict']}; "
                 f"{was['actual']} -> {now['actual']} (exact {now['exact']})"
             )
+    for kind in ("missing", "added"):
+        lines += _one_side(kind, changes.get(kind, []))
     return "\n".join(lines)

@@ -24,7 +24,7 @@ def _key(record: ResultRecord) -> str:
     return message.split(" (http")[0].removeprefix("known divergence: ")
 
 
-def _severity(record: ResultRecord) -> float:
+def severity(record: ResultRecord) -> float:
     ulp = record["max_ulp_error"]
     if isinstance(ulp, int | float):
         return float(ulp)
@@ -46,7 +46,7 @@ def table(report: ReportDocument) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for explanation, records in sorted(groups.items(), key=lambda item: -len(item[1])):
-        worst = max(records, key=_severity)
+        worst = max(records, key=severity)
         reason = explanation if len(explanation) <= 160 else explanation[:157] + "..."
         lines.append(
             f"| {reason} | {len(records)} | `{worst['implementation']}` | {worst['case']}, {worst['dtype']}, "

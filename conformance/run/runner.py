@@ -7,7 +7,7 @@ framework returned, or why it returned nothing (error, timeout, crash, unsupport
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -20,6 +20,7 @@ from conformance.corpus.cases import Case
 from . import wire
 from .devices import DEFAULT_DEVICE
 from .plan import assign
+from .progress import Tracker
 from .wire import Status
 from .workers import Worker, WorkerFailure, run_tasks
 
@@ -105,16 +106,16 @@ class WorkerPool:
         self.workers.clear()
 
 
-def run_framework(
+def connect(
     spec: str,
-    cases: Sequence[Case],
-    inputs: Materialized,
-    timeout: float,
-    progress: Callable[[], None] | None = None,
     pool: WorkerPool | None = None,
     environment: dict[str, str] | None = None,
     device: str = DEFAULT_DEVICE,
-) -> tuple[Framework, list[RawResult]]:
+) -> tuple[Framework, Worker | None]:
+    """Start (or reuse, from ``pool``) the framework's worker and read its handshake.
+
+    The worker is None when it could not start; ``framework.skipped`` then says why, as it does
+    for a framework that is not installed, not reachable on ``device``, or cannot be loaded."""
     framework = Framework(spec)
     try:
         if pool is not None:
@@ -124,50 +125,89 @@ def run_framework(
             worker.start()
     except WorkerFailure as failure:
         framework.skipped = f"worker failed to start: {failure.message}"
-        return framework, []
+        return framework, None
     handshake = worker.handshake
-    try:
-        if not handshake.get("ready"):
-            framework.skipped = str(handshake.get("reason", "not available"))
-            framework.unloadable = bool(handshake.get("unloadable"))
-            # Not installed is a skip; installed but broken costs every case an error, not silence.
-            return framework, _load_errors(framework, cases, inputs) if framework.unloadable else []
+    if not handshake.get("ready"):
+        framework.skipped = str(handshake.get("reason", "not available"))
+        framework.unloadable = bool(handshake.get("unloadable"))
+    else:
         framework.name, framework.version = handshake["name"], handshake["version"]
         framework.implementations = handshake["implementations"]
         framework.load_seconds = float(handshake.get("load_seconds", 0.0))
-        results, tasks = [], []
-        for case in cases:
-            for dtype in case.dtypes:
-                if (case.id, dtype) not in inputs:
+    return framework, worker
+
+
+def plan(
+    framework: Framework, cases: Sequence[Case], inputs: Materialized
+) -> tuple[list[RawResult], list[dict[str, Any]]]:
+    """The results a run of ``framework`` will have, before any call: one per case, dtype and
+    implementation that applies (``unsupported`` ones already decided), and the tasks that fill
+    the others. The pytest plugin collects its items from this, so ``--collect-only`` calls nothing."""
+    if framework.skipped:
+        # Not installed is a skip; installed but broken costs every case an error, not silence.
+        return (_load_errors(framework, cases, inputs) if framework.unloadable else []), []
+    results: list[RawResult] = []
+    tasks: list[dict[str, Any]] = []
+    for case in cases:
+        for dtype in case.dtypes:
+            if (case.id, dtype) not in inputs:
+                continue
+            params, arrays = inputs[(case.id, dtype)]
+            op = case.definition
+            ndim = arrays[op.prediction].ndim
+            for assignment in assign(op, params, framework.implementations, framework.name, dtype, ndim):
+                result = RawResult(
+                    case, dtype, framework.name, dict(assignment.implementation), Status.UNSUPPORTED, params, arrays
+                )
+                results.append(result)
+                if assignment.unsupported is not None:
+                    result.message = assignment.unsupported
                     continue
-                params, arrays = inputs[(case.id, dtype)]
-                op = case.definition
-                ndim = arrays[op.prediction].ndim
-                for assignment in assign(op, params, framework.implementations, framework.name, dtype, ndim):
-                    result = RawResult(
-                        case, dtype, framework.name, dict(assignment.implementation), Status.UNSUPPORTED, params, arrays
-                    )
-                    results.append(result)
-                    if assignment.unsupported is not None:
-                        result.message = assignment.unsupported
-                        continue
-                    if not assignment.implementation.get("gradient", True):
-                        result.grad_dtype = None
-                    tasks.append(
-                        {
-                            "task": len(results) - 1,
-                            "implementation": assignment.implementation["name"],
-                            "params": wire.encode_params(params),
-                            "inputs": {name: wire.encode(array) for name, array in arrays.items()},
-                            "dtype": dtype,
-                        }
-                    )
-        for answer in run_tasks(worker, tasks, timeout, progress):
+                if not assignment.implementation.get("gradient", True):
+                    result.grad_dtype = None
+                tasks.append(
+                    {
+                        "task": len(results) - 1,
+                        "implementation": assignment.implementation["name"],
+                        "params": wire.encode_params(params),
+                        "inputs": {name: wire.encode(array) for name, array in arrays.items()},
+                        "dtype": dtype,
+                    }
+                )
+    return results, tasks
+
+
+def run_framework(
+    spec: str,
+    cases: Sequence[Case],
+    inputs: Materialized,
+    timeout: float,
+    progress: Tracker | None = None,
+    pool: WorkerPool | None = None,
+    environment: dict[str, str] | None = None,
+    device: str = DEFAULT_DEVICE,
+) -> tuple[Framework, list[RawResult]]:
+    if progress is not None:
+        progress.starting(spec)
+    framework, worker = connect(spec, pool, environment, device)
+    try:
+        results, tasks = plan(framework, cases, inputs)
+        if framework.skipped:
+            if progress is not None:
+                progress.end(spec, f"{'cannot load' if framework.unloadable else 'skipped'}: {framework.skipped}")
+            return framework, results
+        assert worker is not None
+        if progress is not None:
+            progress.begin(spec, len(tasks))
+        step = None if progress is None else lambda: progress.step(spec)
+        for answer in run_tasks(worker, tasks, timeout, step):
             framework.call_seconds += float(answer.get("seconds", 0.0))
             _absorb(results[answer["task"]], answer)
+        if progress is not None:
+            progress.end(spec)
         return framework, results
     finally:
-        if pool is None:
+        if pool is None and worker is not None:
             worker.stop()
 
 
@@ -211,7 +251,7 @@ def run(
     dtypes: Sequence[str] = (),
     timeout: float = DEFAULT_TIMEOUT,
     parallel: int = 2,
-    progress: Callable[[], None] | None = None,
+    progress: Tracker | None = None,
     workers: WorkerPool | None = None,
     device: str = DEFAULT_DEVICE,
 ) -> tuple[list[Framework], list[RawResult]]:
