@@ -5,13 +5,17 @@ becomes a :class:`CaseError` naming the file, the line and the case id, and ever
 case still loads. Checks, in order: YAML syntax and duplicate keys, the JSON Schema
 (``schema/case-file.schema.json``, unknown keys included), the vocabulary (which params
 and inputs each op takes), the value grammar, the shapes in every dtype, and ids unique
-across all files.
+across all files. The resource limits of ``data/limits.yaml`` are checked before the work
+they bound (a sweep's size before its values are made), and a fault of the loader itself
+on one entry or one file is that entry's or file's error, never the run's end.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,7 +29,8 @@ from oracle.formats import DTYPES, FORMATS, FloatFormat
 from oracle.ops import InputKind, InvalidInput, OpDefinition, ParamKind, definition
 
 from . import generators, values
-from .schema import case_file_schema
+from .limits import exceeded, limits
+from .schema import ID_PATTERN, case_file_schema
 from .source import Literal, Located, YamlError, line_of
 from .source import load as load_yaml
 
@@ -153,12 +158,26 @@ def load(paths: Iterable[Path]) -> Corpus:
 
 
 def load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
+    """The good cases of one file and an error for each bad one; never raises on bad input."""
+    try:
+        return _load_file(path)
+    except (Exception, RecursionError) as error:  # a loader fault costs this file only
+        return [], [CaseError(path, 1, None, f"the loader failed on this file ({type(error).__name__}: {error})")]
+
+
+def _load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
     try:
         document = load_yaml(path)
     except YamlError as error:
         return [], [CaseError(path, error.line, None, str(error))]
     except OSError as error:
         return [], [CaseError(path, 0, None, f"cannot read: {error.strerror}")]
+    entries = document.get("cases") if isinstance(document, Mapping) else None
+    if isinstance(entries, list):
+        planned = _planned_cases(entries)
+        if planned > limits().file_cases:
+            message = str(exceeded("cases in one file", planned, limits().file_cases, "file_cases"))
+            return [], [CaseError(path, line_of(document, ["cases"]), None, message)]
     bad_entries: set[int] = set()
     errors = []
     schema = case_file_schema()
@@ -181,6 +200,18 @@ def load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
         cases.extend(expanded)
         errors.extend(entry_errors)
     return cases, errors
+
+
+def _planned_cases(entries: list[Any]) -> int:
+    """How many cases the entries will make, counted before any is built (a bad sweep counts 1)."""
+    total = 0
+    for entry in entries:
+        sweep = entry.get("sweep") if isinstance(entry, Mapping) else None
+        try:
+            total += math.prod(len(sweep_values(spec)) for spec in sweep.values()) if isinstance(sweep, Mapping) else 1
+        except (ValueError, ZeroDivisionError, TypeError, KeyError):
+            total += 1
+    return total
 
 
 def _entry_id(document: Any, index: int | None) -> str | None:
@@ -223,12 +254,23 @@ def sweep_values(spec: Any) -> list[Any]:
     if isinstance(spec, list):
         return list(spec)
     if "range" in spec:
-        start, stop, step = (Fraction(_text(v)) for v in spec["range"])
-        count = int((stop - start) / step) + 1
+        start, stop, step = (values.exact_decimal(_text(v)) for v in spec["range"])
+        count = math.floor((stop - start) / step) + 1
+        if count < 1:
+            raise ValueError(f"range {[_text(v) for v in spec['range']]} makes no values: stop is below start")
+        _check_sweep_size(count)
         return [_decimal_text(start + k * step) for k in range(count)]
     low, high = (int(v) for v in spec["powers_of_ten"])
+    if max(abs(low), abs(high)) > limits().exponent:
+        raise exceeded("an exponent of powers_of_ten", max(abs(low), abs(high)), limits().exponent, "exponent")
+    _check_sweep_size(abs(high - low) + 1)
     direction = 1 if high >= low else -1
     return [f"1e{k}" for k in range(low, high + direction, direction)]
+
+
+def _check_sweep_size(count: int) -> None:
+    if count > limits().sweep_cases:
+        raise exceeded("cases of one sweep", count, limits().sweep_cases, "sweep_cases")
 
 
 def _text(value: Any) -> str:
@@ -238,36 +280,74 @@ def _text(value: Any) -> str:
 def _decimal_text(value: Fraction) -> str:
     if value.denominator == 1:
         return str(value.numerator)
-    scale = 0
-    while (value * 10**scale).denominator != 1:
-        scale += 1
+    # A decimal's denominator is 2^a 5^b; it needs max(a, b) digits after the point.
+    denominator = value.denominator
+    twos = (denominator & -denominator).bit_length() - 1
+    denominator >>= twos
+    fives = 0
+    while denominator % 5 == 0:
+        denominator //= 5
+        fives += 1
+    scale = max(twos, fives)
     digits = str(abs(value.numerator * 10**scale // value.denominator)).rjust(scale + 1, "0")
     return ("-" if value < 0 else "") + digits[:-scale] + "." + digits[-scale:]
 
 
+def _check_template(template: str, names: list[str]) -> None:
+    """Raise ValueError unless every ``{field}`` of an id template is a bare sweep variable.
+
+    ``str.format`` would also evaluate ``{v.real}``, ``{v[x]}`` and ``{v:>99999999}``.
+    """
+    for _, field_name, spec, conversion in string.Formatter().parse(template):
+        if field_name is None:
+            continue
+        if field_name not in names or spec or conversion:
+            raise ValueError(
+                f"{{{field_name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} is not "
+                f"one of this case's sweep variables ({', '.join('{' + n + '}' for n in names)})"
+            )
+
+
+def _check_id(case_id: str) -> None:
+    if len(case_id) > limits().id_chars:
+        raise exceeded("the characters of an id", len(case_id), limits().id_chars, "id_chars")
+    if re.fullmatch(ID_PATTERN, case_id) is None:
+        raise ValueError(f"{case_id!r} does not match {ID_PATTERN}")
+
+
 def _expand(path: Path, entry: Mapping[str, Any], source: Located) -> tuple[list[Case], list[CaseError]]:
+    """The cases of one entry, one per combination of its sweep values."""
     line = source.line
     raw_id = str(entry["id"])
     sweep = entry.get("sweep") or {}
     names = list(sweep)
     try:
         grids = [[_text(v) for v in sweep_values(sweep[name])] for name in names]
-    except (ValueError, ZeroDivisionError, values.ValueSyntaxError) as error:
+        count = math.prod(len(grid) for grid in grids)
+        _check_sweep_size(count)
+    except (ValueError, ZeroDivisionError) as error:
         return [], [CaseError(path, line_of(source, ["sweep"]), raw_id, f"bad sweep: {error}")]
+    try:
+        if names:
+            _check_template(raw_id, names)
+    except ValueError as error:
+        return [], [CaseError(path, line_of(source, ["id"]), raw_id, f"id template: {error}")]
     cases, errors = [], []
     for combination in itertools.product(*grids):
         bound = dict(zip(names, combination))
         try:
             case_id = raw_id.format(**bound) if names else raw_id
-        except (KeyError, IndexError, ValueError) as error:
-            return [], [
-                CaseError(path, line_of(source, ["id"]), raw_id, f"id template: unknown sweep variable {error}")
-            ]
+            _check_id(case_id)
+        except ValueError as error:
+            return [], [CaseError(path, line_of(source, ["id"]), raw_id[:100], f"id: {error}")]
         try:
             case = _build(path, line, case_id, entry, bound)
         except _Problem as problem:
             # One error per entry: the same mistake would repeat for every sweep value.
             return [], [CaseError(path, line_of(source, problem.where), case_id, problem.message)]
+        except (Exception, RecursionError) as error:  # a loader fault costs this entry only
+            message = f"the loader failed on this case ({type(error).__name__}: {error})"
+            return [], [CaseError(path, line, case_id, message)]
         cases.append(case)
     if names and len({c.id for c in cases}) < len(cases):
         errors.append(
@@ -365,16 +445,21 @@ def _check_array(data: Any, where: list[str | int], labels: bool) -> None:
     """A rectangular array (or a generator) of the value grammar, or of integer labels."""
     if generators.is_generator(data):
         try:
-            generators.check(data)
+            generators.check(data, labels)
         except values.ValueSyntaxError as error:
             raise _Problem(where, str(error)) from None
         return
     if _ragged(data):
         raise _Problem(where, f"{'.'.join(map(str, where))} is not a rectangular array")
+    size = np.asarray(data, dtype=object).size
+    if size > limits().array_elements:
+        raise _Problem(where, str(exceeded("elements of an array", size, limits().array_elements, "array_elements")))
     for leaf, at in _leaves(data, where):
         if labels:
             if not isinstance(leaf, int) or isinstance(leaf, bool):
                 raise _Problem(at, f"{where[-1]} holds integer class labels, got {leaf!r}")
+            if abs(leaf) > limits().label_magnitude:
+                raise _Problem(at, f"a label of {leaf} is outside int64 (label_magnitude in data/limits.yaml)")
             continue
         try:
             values.check(leaf)
@@ -397,6 +482,8 @@ def _check_params(op: OpDefinition, params: Mapping[str, Any]) -> None:
             raise _Problem(where, f"{name} is true or false, not {value!r}")
         if param.kind == ParamKind.INTEGER and (not isinstance(value, int) or isinstance(value, bool)):
             raise _Problem(where, f"{name} is an integer, not {value!r}")
+        if param.kind == ParamKind.INTEGER and abs(value) > limits().label_magnitude:
+            raise _Problem(where, f"{name} {value} is outside int64 (label_magnitude in data/limits.yaml)")
         if param.kind == ParamKind.CHOICE and value not in param.choices:
             raise _Problem(where, f"{name} {value!r} is not one of {', '.join(param.choices)}")
         if param.kind == ParamKind.WEIGHTS:
