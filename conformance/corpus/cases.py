@@ -187,7 +187,8 @@ def _load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
         if index is not None:
             bad_entries.add(index)
         where, message = _describe(problem, where, schema)
-        errors.append(CaseError(path, line_of(document, where), _entry_id(document, index), message))
+        # A document that is not a mapping (empty, a scalar) has no line of its own: line 1.
+        errors.append(CaseError(path, line_of(document, where) or 1, _entry_id(document, index), message))
     file_level = any(error.case is None for error in errors)
     if file_level or not isinstance(document, Mapping) or not isinstance(document.get("cases"), list):
         return [], errors

@@ -151,8 +151,13 @@ def load(path: Path) -> Any:
         if "mapping values are not allowed" in str(error.problem):
             hint = " (a ': ' inside a plain value: quote the value or write it as a '>-' block)"
         raise YamlError(line, f"not valid YAML: {error.problem or error}{hint}") from None
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        raise YamlError(
+            line, f"not valid YAML: character {error.character!r} is not allowed (a control character)"
+        ) from None
     except yaml.YAMLError as error:
-        raise YamlError(0, f"not valid YAML: {error}") from None
+        raise YamlError(1, f"not valid YAML: {error}") from None
 
 
 def line_of(document: Any, path: list[str | int]) -> int:
