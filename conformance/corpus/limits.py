@@ -31,6 +31,7 @@ class Limits:
     id_chars: int
     label_magnitude: int
     aliases: int
+    answer_bytes: int
 
 
 @functools.cache

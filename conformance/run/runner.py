@@ -2,6 +2,9 @@
 
 Scoring is not done here (see :mod:`conformance.judge.scoring`): a raw result is what the
 framework returned, or why it returned nothing (error, timeout, crash, unsupported).
+A framework that cannot start (its import raises, crashes or outlives ``--timeout``) costs
+every one of its cases that error, crash or timeout: it is never a silent skip, which is
+kept for a framework that is not installed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from .wire import Status
 from .workers import Worker, WorkerFailure, run_tasks
 
 DEFAULT_TIMEOUT = 60.0
+#: The least a worker gets to start (an interpreter, NumPy, the adapter's import): on a busy
+#: machine a bare start takes seconds, and a small ``--timeout`` is meant for calls.
+MIN_STARTUP_TIMEOUT = 10.0
 
 
 @dataclass
@@ -92,10 +98,10 @@ class WorkerPool:
     def __init__(self) -> None:
         self.workers: dict[tuple[str, str], Worker] = {}
 
-    def acquire(self, spec: str, device: str = DEFAULT_DEVICE) -> Worker:
+    def acquire(self, spec: str, device: str = DEFAULT_DEVICE, timeout: float | None = None) -> Worker:
         if (spec, device) not in self.workers:
             worker = Worker(spec, device=device)
-            worker.start()
+            worker.start(*(() if timeout is None else (timeout,)))
             self.workers[(spec, device)] = worker
         return self.workers[(spec, device)]
 
@@ -118,13 +124,14 @@ def run_framework(
     framework = Framework(spec)
     try:
         if pool is not None:
-            worker = pool.acquire(spec, device)
+            worker = pool.acquire(spec, device, max(timeout, MIN_STARTUP_TIMEOUT))
         else:
             worker = Worker(spec, environment, device)
-            worker.start()
+            worker.start(max(timeout, MIN_STARTUP_TIMEOUT))
     except WorkerFailure as failure:
         framework.skipped = f"worker failed to start: {failure.message}"
-        return framework, []
+        framework.unloadable = True
+        return framework, _load_errors(framework, cases, inputs, Status(failure.kind))
     handshake = worker.handshake
     try:
         if not handshake.get("ready"):
@@ -171,8 +178,10 @@ def run_framework(
             worker.stop()
 
 
-def _load_errors(framework: Framework, cases: Sequence[Case], inputs: Materialized) -> list[RawResult]:
-    """One ``error`` per (case, dtype) for a framework whose adapter could not be loaded."""
+def _load_errors(
+    framework: Framework, cases: Sequence[Case], inputs: Materialized, status: Status = Status.ERROR
+) -> list[RawResult]:
+    """One ``status`` per (case, dtype) for a framework whose adapter could not be loaded."""
     errors = []
     for case in cases:
         for dtype in case.dtypes:
@@ -185,7 +194,7 @@ def _load_errors(framework: Framework, cases: Sequence[Case], inputs: Materializ
                         dtype,
                         framework.spec,
                         implementation,
-                        Status.ERROR,
+                        status,
                         params,
                         arrays,
                         message=framework.skipped,
@@ -203,6 +212,21 @@ def _absorb(result: RawResult, answer: dict[str, Any]) -> None:
         if "grad" in answer:
             result.grad = wire.decode(answer["grad"])
             result.grad_dtype = answer["grad_dtype"]
+        elif result.implementation.get("gradient", True):
+            _broken(result, "returned no gradient, though its implementation declares one")
+        for quantity in ("value", "grad"):
+            array = getattr(result, quantity)
+            if array is not None and np.iscomplexobj(array):
+                if np.any(array.imag != 0):
+                    _broken(result, f"returned a complex {quantity} (a loss is real): {array.ravel()[:4].tolist()}")
+                    return
+                setattr(result, quantity, array.real.copy())
+
+
+def _broken(result: RawResult, message: str) -> None:
+    """An answer that breaks the adapter contract: an ``error``, with what was returned."""
+    result.status, result.message = Status.ERROR, message
+    result.value = result.grad = None
 
 
 def run(
