@@ -22,6 +22,7 @@ from conformance.corpus.cases import Case
 
 from . import wire
 from .devices import DEFAULT_DEVICE
+from .journal import Journal, task_key
 from .plan import assign
 from .wire import Status
 from .workers import Worker, WorkerFailure, run_tasks
@@ -120,7 +121,9 @@ def run_framework(
     pool: WorkerPool | None = None,
     environment: dict[str, str] | None = None,
     device: str = DEFAULT_DEVICE,
+    journal: Journal | None = None,
 ) -> tuple[Framework, list[RawResult]]:
+    """Every (case, dtype, implementation) of one framework; calls in ``journal`` are not redone."""
     framework = Framework(spec)
     try:
         if pool is not None:
@@ -169,7 +172,26 @@ def run_framework(
                             "dtype": dtype,
                         }
                     )
-        for answer in run_tasks(worker, tasks, timeout, progress):
+        keys: dict[int, str] = {}
+        pending = []
+        for task in tasks:
+            known = None
+            if journal is not None:
+                keys[task["task"]] = task_key(spec, device, task)
+                known = journal.lookup(keys[task["task"]])
+            if known is None:
+                pending.append(task)
+                continue
+            framework.call_seconds += float(known.get("seconds", 0.0))
+            _absorb(results[task["task"]], known)
+            if progress is not None:
+                progress()
+
+        def record(answer: dict[str, Any]) -> None:
+            if journal is not None:
+                journal.record(keys[answer["task"]], answer)
+
+        for answer in run_tasks(worker, pending, timeout, progress, record):
             framework.call_seconds += float(answer.get("seconds", 0.0))
             _absorb(results[answer["task"]], answer)
         return framework, results

@@ -181,8 +181,12 @@ def run_tasks(
     tasks: Iterable[dict[str, Any]],
     timeout: float,
     progress: Callable[[], None] | None = None,
+    record: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Answer every task; a timeout or crash costs that one task and a restart."""
+    """Answer every task; a timeout or crash costs that one task and a restart.
+
+    ``record`` sees each answer as soon as it is in (the results journal).
+    """
     answers = []
     for task in tasks:
         try:
@@ -190,6 +194,8 @@ def run_tasks(
         except WorkerFailure as failure:
             answer = {"task": task["task"], "status": failure.kind, "message": failure.message}
         answers.append(answer)
+        if record is not None:
+            record(answer)
         if progress is not None:
             progress()
     return answers
