@@ -74,6 +74,7 @@ HOSTILE_LINES = [
     "    inputs: {y_true: {fill: 1, shape: [100000, 100000]}, y_pred: {linspace: [0, 1, 10000000]}}",
     "    inputs: {y_true: {linspace: [0, 1, 3]}, y_pred: [[1, 2], [1, 2], [1, 2]]}",
     "    inputs: {x: [[]]}",
+    "    inputs: {x: {linspace: [1e-1100, 1, 200000]}}",
     "    expect: error",
     "    description: \u202etxt.exe",
     "    dtypes: [float8]",

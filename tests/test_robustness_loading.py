@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -209,6 +210,18 @@ def test_values_inside_the_limits_still_load(tmp_path):
     loaded, errors = cases.load_file(path)
     assert errors == []
     assert loaded[0].materialize("float64")[1]["y_pred"].tolist() == [5e-324, 0.0]
+
+
+def test_a_linspace_rounds_each_value_once_whatever_its_bounds(tmp_path):
+    """float32's nearest to 1/3 and 2/3 are 11184811 / 2^25 and / 2^24 (0x3eaaaaab, 0x3f2aaaab);
+    1e-1100 + k (1 - 1e-1100) / 2 is below float64's least subnormal, then just above 1/2, then 1."""
+    from conformance.corpus import generators
+    from oracle.formats import FORMATS
+
+    thirds = generators.expand({"linspace": [0, 1, 4]}, FORMATS["float32"]).tolist()
+    assert [Fraction(v) for v in thirds] == [0, Fraction(11184811, 2**25), Fraction(11184811, 2**24), 1]
+    tiny = generators.expand({"linspace": ["1e-1100", 1, 3]}, FORMATS["float64"]).tolist()
+    assert tiny == [0.0, 0.5, 1.0]
 
 
 def test_the_bundled_limits_leave_room_above_the_corpus():
