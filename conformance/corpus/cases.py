@@ -15,10 +15,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +26,10 @@ import numpy as np
 from oracle.formats import DTYPES, FORMATS, FloatFormat
 from oracle.ops import InputKind, InvalidInput, OpDefinition, ParamKind, definition
 
-from . import generators, values
+from . import generators, sweeps, values
 from .limits import exceeded, limits
-from .schema import ID_PATTERN, case_file_schema
-from .source import Literal, Located, YamlError, line_of
+from .schema import case_file_schema
+from .source import Located, YamlError, line_of
 from .source import load as load_yaml
 
 DEFAULT_DTYPES = DTYPES
@@ -174,7 +172,7 @@ def _load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
         return [], [CaseError(path, 0, None, f"cannot read: {error.strerror}")]
     entries = document.get("cases") if isinstance(document, Mapping) else None
     if isinstance(entries, list):
-        planned = _planned_cases(entries)
+        planned = sweeps.planned_cases(entries)
         if planned > limits().file_cases:
             message = str(exceeded("cases in one file", planned, limits().file_cases, "file_cases"))
             return [], [CaseError(path, line_of(document, ["cases"]), None, message)]
@@ -201,18 +199,6 @@ def _load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
         cases.extend(expanded)
         errors.extend(entry_errors)
     return cases, errors
-
-
-def _planned_cases(entries: list[Any]) -> int:
-    """How many cases the entries will make, counted before any is built (a bad sweep counts 1)."""
-    total = 0
-    for entry in entries:
-        sweep = entry.get("sweep") if isinstance(entry, Mapping) else None
-        try:
-            total += math.prod(len(sweep_values(spec)) for spec in sweep.values()) if isinstance(sweep, Mapping) else 1
-        except (ValueError, ZeroDivisionError, TypeError, KeyError):
-            total += 1
-    return total
 
 
 def _entry_id(document: Any, index: int | None) -> str | None:
@@ -247,75 +233,6 @@ def _merge(defaults: Mapping[str, Any], entry: Located) -> dict[str, Any]:
     return merged
 
 
-# -- sweeps ---------------------------------------------------------------------------
-
-
-def sweep_values(spec: Any) -> list[Any]:
-    """The literals a sweep variable takes, in order."""
-    if isinstance(spec, list):
-        return list(spec)
-    if "range" in spec:
-        start, stop, step = (values.exact_decimal(_text(v)) for v in spec["range"])
-        count = math.floor((stop - start) / step) + 1
-        if count < 1:
-            raise ValueError(f"range {[_text(v) for v in spec['range']]} makes no values: stop is below start")
-        _check_sweep_size(count)
-        return [_decimal_text(start + k * step) for k in range(count)]
-    low, high = (int(v) for v in spec["powers_of_ten"])
-    if max(abs(low), abs(high)) > limits().exponent:
-        raise exceeded("an exponent of powers_of_ten", max(abs(low), abs(high)), limits().exponent, "exponent")
-    _check_sweep_size(abs(high - low) + 1)
-    direction = 1 if high >= low else -1
-    return [f"1e{k}" for k in range(low, high + direction, direction)]
-
-
-def _check_sweep_size(count: int) -> None:
-    if count > limits().sweep_cases:
-        raise exceeded("cases of one sweep", count, limits().sweep_cases, "sweep_cases")
-
-
-def _text(value: Any) -> str:
-    return value.text if isinstance(value, Literal) else str(value)
-
-
-def _decimal_text(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    # A decimal's denominator is 2^a 5^b; it needs max(a, b) digits after the point.
-    denominator = value.denominator
-    twos = (denominator & -denominator).bit_length() - 1
-    denominator >>= twos
-    fives = 0
-    while denominator % 5 == 0:
-        denominator //= 5
-        fives += 1
-    scale = max(twos, fives)
-    digits = str(abs(value.numerator * 10**scale // value.denominator)).rjust(scale + 1, "0")
-    return ("-" if value < 0 else "") + digits[:-scale] + "." + digits[-scale:]
-
-
-def _check_template(template: str, names: list[str]) -> None:
-    """Raise ValueError unless every ``{field}`` of an id template is a bare sweep variable.
-
-    ``str.format`` would also evaluate ``{v.real}``, ``{v[x]}`` and ``{v:>99999999}``.
-    """
-    for _, field_name, spec, conversion in string.Formatter().parse(template):
-        if field_name is None:
-            continue
-        if field_name not in names or spec or conversion:
-            raise ValueError(
-                f"{{{field_name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} is not "
-                f"one of this case's sweep variables ({', '.join('{' + n + '}' for n in names)})"
-            )
-
-
-def _check_id(case_id: str) -> None:
-    if len(case_id) > limits().id_chars:
-        raise exceeded("the characters of an id", len(case_id), limits().id_chars, "id_chars")
-    if re.fullmatch(ID_PATTERN, case_id) is None:
-        raise ValueError(f"{case_id!r} does not match {ID_PATTERN}")
-
-
 def _expand(path: Path, entry: Mapping[str, Any], source: Located) -> tuple[list[Case], list[CaseError]]:
     """The cases of one entry, one per combination of its sweep values."""
     line = source.line
@@ -323,14 +240,14 @@ def _expand(path: Path, entry: Mapping[str, Any], source: Located) -> tuple[list
     sweep = entry.get("sweep") or {}
     names = list(sweep)
     try:
-        grids = [[_text(v) for v in sweep_values(sweep[name])] for name in names]
+        grids = [[sweeps.literal_text(v) for v in sweeps.sweep_values(sweep[name])] for name in names]
         count = math.prod(len(grid) for grid in grids)
-        _check_sweep_size(count)
+        sweeps.check_size(count)
     except (ValueError, ZeroDivisionError) as error:
         return [], [CaseError(path, line_of(source, ["sweep"]), raw_id, f"bad sweep: {error}")]
     try:
         if names:
-            _check_template(raw_id, names)
+            sweeps.check_template(raw_id, names)
     except ValueError as error:
         return [], [CaseError(path, line_of(source, ["id"]), raw_id, f"id template: {error}")]
     cases, errors = [], []
@@ -338,7 +255,7 @@ def _expand(path: Path, entry: Mapping[str, Any], source: Located) -> tuple[list
         bound = dict(zip(names, combination))
         try:
             case_id = raw_id.format(**bound) if names else raw_id
-            _check_id(case_id)
+            sweeps.check_id(case_id)
         except ValueError as error:
             return [], [CaseError(path, line_of(source, ["id"]), raw_id[:100], f"id: {error}")]
         try:
