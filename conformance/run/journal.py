@@ -1,12 +1,13 @@
 """The results journal: what a run has finished, so a killed run can resume without redoing it.
 
 Every framework answer is appended to ``journal.jsonl`` in the run's output folder as soon
-as it arrives, keyed by a digest of everything the call depended on (the adapter, the
-device, the implementation, the dtype, the exact params and inputs as sent): a case that
-changed since is not reused, whatever its id. Lines are flushed at once and fsync'd per
-batch; a line cut short by ``kill -9`` is ignored on reading. ``conformance run --resume
-DIR`` reads DIR's journal and answers every call found there from it, so the report of a
-resumed run is the report of an uninterrupted one (``created`` and timings aside).
+as it arrives, keyed by a digest of everything the call depended on (the adapter and the
+version it reported, the device, the implementation, the dtype, the exact params and
+inputs as sent): a case or a framework that changed since is not reused, whatever its id.
+Lines are flushed at once and fsync'd per batch; a line cut short by ``kill -9`` is ignored
+on reading. ``conformance run --resume DIR`` reads DIR's journal and answers every call
+found there from it, so the report of a resumed run is the report of an uninterrupted one
+(``created`` and timings aside).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ FILE_NAME = "journal.jsonl"
 SYNC_SECONDS = 0.5
 
 
-def task_key(spec: str, device: str, task: dict[str, Any]) -> str:
+def task_key(spec: str, version: str, device: str, task: dict[str, Any]) -> str:
     """The digest of one framework call: equal keys make equal answers."""
     call = {k: v for k, v in task.items() if k != "task"}
-    text = json.dumps({"spec": spec, "device": device, "call": call}, sort_keys=True)
+    text = json.dumps({"spec": spec, "version": version, "device": device, "call": call}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

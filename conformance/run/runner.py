@@ -177,7 +177,7 @@ def run_framework(
         for task in tasks:
             known = None
             if journal is not None:
-                keys[task["task"]] = task_key(spec, device, task)
+                keys[task["task"]] = task_key(spec, framework.version, device, task)
                 known = journal.lookup(keys[task["task"]])
             if known is None:
                 pending.append(task)
