@@ -107,6 +107,11 @@ BAD_FILES: dict[str, tuple[bytes | str, int, str]] = {
         6,
         "outside int64",
     ),
+    "label_outside_the_classes_without_expect": (
+        entry("    inputs: {y_true: [5], y_pred: [[1, 2]]}\n", head=SPARSE),
+        6,
+        "label 5 is outside [0, 2) and not ignore_index",
+    ),
     "label_smoothing_2": (
         entry("    params: {label_smoothing: 2}\n    inputs: {y_true: [0], y_pred: [1]}\n"),
         6,
@@ -222,6 +227,16 @@ def test_a_linspace_rounds_each_value_once_whatever_its_bounds(tmp_path):
     assert [Fraction(v) for v in thirds] == [0, Fraction(11184811, 2**25), Fraction(11184811, 2**24), 1]
     tiny = generators.expand({"linspace": ["1e-1100", 1, 3]}, FORMATS["float64"]).tolist()
     assert tiny == [0.0, 0.5, 1.0]
+
+
+def test_a_label_outside_the_classes_loads_when_the_case_expects_no_answer(tmp_path):
+    body = "    expect: error\n    inputs: {y_true: [5, -100], y_pred: [[1, 2], [3, 4]]}\n"
+    expected, errors = cases.load_file(write(tmp_path, "expected", entry(body, head=SPARSE)))
+    assert (len(expected), errors) == (1, [])
+    ignored = "    params: {ignore_index: -100}\n    inputs: {y_true: [1, -100], y_pred: [[1, 2], [3, 4]]}\n"
+    loaded, errors = cases.load_file(write(tmp_path, "ignored", entry(ignored, head=SPARSE)))
+    assert errors == []
+    assert loaded[0].materialize("float32")[1]["y_true"].tolist() == [1, -100]
 
 
 def test_the_bundled_limits_leave_room_above_the_corpus():

@@ -333,7 +333,33 @@ def _build(path: Path, line: int, case_id: str, entry: Mapping[str, Any], bound:
             op.check(op.with_defaults(case_params), arrays)
         except InvalidInput as problem:
             raise _Problem(list(problem.where), str(problem)) from None
+        if case.expect is None:
+            _check_label_range(op, op.with_defaults(case_params), arrays)
     return case
+
+
+def _check_label_range(op: OpDefinition, params: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+    """Class labels index the class axis of the prediction (the op's ``axis`` param); any
+    other label, unless it is ``ignore_index``, leaves the case no valid answer, which a case
+    must say with ``expect:`` (``run`` would otherwise record an error for every framework)."""
+    axis = next((p.name for p in op.params if p.axis), None)
+    if axis is None or not op.label_inputs:
+        return
+    prediction = arrays[op.prediction]
+    try:
+        classes = prediction.shape[int(params[axis])]
+    except (IndexError, TypeError, ValueError):
+        return  # a bad axis is op.check's to report
+    ignore = params.get("ignore_index")
+    for name in op.label_inputs:
+        labels = arrays[name]
+        outside = labels[((labels < 0) | (labels >= classes)) & (labels != ignore if ignore is not None else True)]
+        if outside.size:
+            raise _Problem(
+                ["inputs", name],
+                f"label {int(outside[0])} is outside [0, {classes}) and not ignore_index: the case has no valid "
+                "answer, say so with expect: (error, nan or error_or_nan)",
+            )
 
 
 def _check_vocabulary(op: OpDefinition, params: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
