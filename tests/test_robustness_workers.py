@@ -70,7 +70,7 @@ def group_members(group: int) -> list[int]:
     ("spec", "status", "words"),
     [
         ("corrupting", "crash", "not the protocol's: 'Warning: this is not JSON'"),
-        ("complex_valued", "error", "returned a complex value"),
+        ("complex_valued", "fail", "returned a complex value"),
         ("no_gradient", "error", "returned no gradient"),
     ],
 )
@@ -97,6 +97,16 @@ def test_a_framework_that_cannot_load_costs_every_case_a_recorded_verdict(spec, 
     assert sorted(r.case.id for r in results) == ["fake/x=1", "fake/x=13", "fake/x=2"]
     assert {str(r.status) for r in results} == {status}
     assert all(words in r.message for r in results), results[0].message
+
+
+def test_a_complex_answer_is_judged_a_fail_for_value_and_gradient(tmp_path):
+    from conformance.pipeline import execute_cases
+    from oracle.cache import DiskCache
+
+    report = execute_cases(softplus_cases(), ["robustness_fakes:complex_valued"], cache=DiskCache(tmp_path))
+    verdicts = {(r["case"], r["quantity"]): r["verdict"] for r in report["results"]}
+    assert verdicts[("fake/x=13", "value")] == verdicts[("fake/x=13", "grad")] == "fail"
+    assert verdicts[("fake/x=1", "value")] == "pass"
 
 
 def test_a_version_of_none_is_reported_as_text():

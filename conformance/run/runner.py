@@ -240,14 +240,15 @@ def _absorb(result: RawResult, answer: dict[str, Any]) -> None:
             array = getattr(result, quantity)
             if array is not None and np.iscomplexobj(array):
                 if np.any(array.imag != 0):
-                    _broken(result, f"returned a complex {quantity} (a loss is real): {array.ravel()[:4].tolist()}")
+                    shown = array.ravel()[:4].tolist()
+                    _broken(result, f"returned a complex {quantity} (a loss is real): {shown}", Status.FAIL)
                     return
                 setattr(result, quantity, array.real.copy())
 
 
-def _broken(result: RawResult, message: str) -> None:
-    """An answer that breaks the adapter contract: an ``error``, with what was returned."""
-    result.status, result.message = Status.ERROR, message
+def _broken(result: RawResult, message: str, status: Status = Status.ERROR) -> None:
+    """An answer that breaks the adapter contract (or is wrong on its face), with what came back."""
+    result.status, result.message = status, message
     result.value = result.grad = None
 
 

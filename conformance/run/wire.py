@@ -23,6 +23,9 @@ class Status(StrEnum):
     TIMEOUT = "timeout"  # it hung and its worker was killed
     CRASH = "crash"  # it killed its worker
     UNSUPPORTED = "unsupported"  # never called: no native implementation of what the case needs
+    #: Wrong on its face, no oracle needed: a complex answer (a loss is real). Set by the
+    #: parent on reading the answer, never sent by a worker.
+    FAIL = "fail"
 
 
 _WIRE = {"int": "<i8", "float": "<f8", "complex": "<c16"}
