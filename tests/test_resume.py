@@ -93,3 +93,18 @@ def test_a_journal_line_cut_short_is_skipped_and_its_call_redone(tmp_path):
         assert resumed.lookup("c") is None
         resumed.record("c", {"status": "ok"})
     assert sorted(journal.read(folder)) == ["a", "b", "c"]
+
+
+def test_resuming_into_another_folder_copies_the_reused_answers_there(tmp_path):
+    from conformance.run import journal
+
+    with journal.Journal(tmp_path / "killed") as first:
+        first.record("a", {"status": "ok"})
+    with journal.Journal(tmp_path / "elsewhere") as stale:
+        stale.record("old", {"status": "ok"})
+    with journal.Journal(tmp_path / "elsewhere", resume=tmp_path / "killed") as resumed:
+        assert resumed.lookup("a") == {"status": "ok"}
+        resumed.record("b", {"status": "error"})
+    assert sorted(journal.read(tmp_path / "elsewhere")) == ["a", "b"]
+    with journal.Journal(tmp_path / "killed", resume=tmp_path / "empty") as nothing_to_reuse:
+        assert nothing_to_reuse.lookup("a") is None

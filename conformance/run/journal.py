@@ -65,7 +65,9 @@ class Journal:
         self._last_sync = time.monotonic()
         path = folder / FILE_NAME
         # Resuming in place appends to the journal; elsewhere, reused answers are copied over.
-        self._in_place = resume is not None and path.exists() and path.samefile(resume / FILE_NAME)
+        self._in_place = (
+            resume is not None and path.exists() and (resume / FILE_NAME).exists() and path.samefile(resume / FILE_NAME)
+        )
         self._stream: IO[bytes] = path.open("ab" if self._in_place else "wb")
         if self._in_place:
             self._stream.write(b"\n")  # end a line a kill may have cut short
