@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -100,6 +101,13 @@ def _run(args: argparse.Namespace) -> int:
         )
     except LookupError as problem:
         raise UsageError(str(problem)) from None
+    except KeyboardInterrupt:
+        progress.close()
+        journal.close()
+        print(f"conformance run: interrupted; 'conformance run --resume {out}' goes on from here", file=sys.stderr)
+        # Not sys.exit: the framework threads would first make every remaining call. The
+        # workers see their parent gone and kill their process groups.
+        os._exit(130)
     finally:
         progress.close()
         journal.close()

@@ -75,6 +75,22 @@ def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_report(tmp_p
     assert len(keys) == len(set(keys)) == calls
 
 
+def test_ctrl_c_stops_the_run_at_once_and_it_resumes(tmp_path):
+    folder = tmp_path / "interrupted"
+    run = conformance_run("--out", folder, cache=tmp_path / "cache")
+    deadline = time.monotonic() + 120
+    while len(journal_lines(folder)) < 5 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=20) == 130
+    assert "--resume" in (tmp_path / "stderr.log").read_text()
+    resumed = conformance_run("--resume", folder, cache=tmp_path / "cache")
+    assert resumed.wait(timeout=300) in (0, 1), (tmp_path / "stderr.log").read_text()
+    keys = [json.loads(line)["key"] for line in journal_lines(folder) if line.strip()]
+    assert len(keys) == len(set(keys))
+    assert len(json.loads((folder / "report.json").read_text())["results"]) > 0
+
+
 def test_a_journal_line_cut_short_is_skipped_and_its_call_redone(tmp_path):
     from conformance.run import journal
 
