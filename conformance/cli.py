@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
@@ -20,6 +21,7 @@ from conformance.report import diff, failures
 from conformance.report import document as reports
 from conformance.report.records import ReportDocument, Verdict, failed
 from conformance.run.devices import DEFAULT_DEVICE, DEVICES
+from conformance.run.journal import Journal
 from conformance.run.progress import TerminalProgress
 from conformance.run.runner import DEFAULT_TIMEOUT
 from oracle.cache import DiskCache
@@ -85,8 +87,14 @@ def _run(args: argparse.Namespace) -> int:
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file or directory: {', '.join(map(str, missing))}")
+    resume = Path(args.resume) if args.resume else None
+    if resume is not None and not resume.is_dir():
+        raise UsageError(f"--resume {resume}: no such report folder")
+    out = Path(args.out) if args.out else (resume or Path("reports/latest"))
+    journal = Journal(out, resume)
+    progress = TerminalProgress(sys.stderr)
     try:
-        with TerminalProgress(sys.stderr) as progress:
+        with progress:
             report, errors = pipeline.execute(
                 paths,
                 args.framework,
@@ -97,12 +105,23 @@ def _run(args: argparse.Namespace) -> int:
                 progress,
                 args.tolerance,
                 args.device,
+                journal,
             )
     except LookupError as problem:
         raise UsageError(str(problem)) from None
+    except KeyboardInterrupt:
+        journal.close()
+        print(f"conformance run: interrupted; 'conformance run --resume {out}' goes on from here", file=sys.stderr)
+        # Not sys.exit: the framework threads would first make every remaining call. The
+        # workers see their parent gone and kill their process groups.
+        os._exit(130)
+    finally:
+        journal.close()
     for error in errors:
         print(error, file=sys.stderr)
-    written = reports.write_all(report, Path(args.out))
+    if resume is not None:
+        print(f"resumed: {journal.reused} finished result(s) reused from {resume / 'journal.jsonl'}")
+    written = reports.write_all(report, out)
     print(reports.terminal_summary(report))
     short = failures.summary(report)
     if short:
@@ -280,7 +299,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", help="case files or folders (default: the bundled corpus)")
     run.add_argument("--dtype", action="append", default=[], choices=DTYPES)
     run.add_argument("--op", action="append", default=[], choices=op_names())
-    run.add_argument("--out", default="reports/latest", help="report folder (default reports/latest)")
+    run.add_argument("--out", help="report folder (default reports/latest, or the --resume folder)")
+    run.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="reuse every finished framework call in DIR's journal.jsonl (a killed run's report folder)",
+    )
     run.add_argument(
         "--report-only",
         action="store_true",

@@ -22,6 +22,7 @@ from conformance.judge.scoring import DEFAULT_PROFILE
 from conformance.judge.verdicts import Judge
 from conformance.report.records import Environment, ReportDocument, ResultRecord, build_report
 from conformance.run.devices import DEFAULT_DEVICE
+from conformance.run.journal import Journal
 from conformance.run.progress import Tracker
 from conformance.run.runner import (
     DEFAULT_TIMEOUT,
@@ -60,6 +61,7 @@ def execute(
     progress: Tracker | None = None,
     profile: str = DEFAULT_PROFILE,
     device: str = DEFAULT_DEVICE,
+    journal: Journal | None = None,
 ) -> tuple[ReportDocument, list[case_files.CaseError]]:
     """Load the case files and run them; case-file errors are returned, the good cases still run."""
     adapter_specs(frameworks)  # an unknown framework is a usage error now, not after loading the corpus
@@ -69,7 +71,16 @@ def execute(
     load_time = time.perf_counter() - started
     case_errors = [str(error) for error in corpus.errors]
     report = execute_cases(
-        selected, frameworks, dtypes, timeout, cache, progress, case_errors=case_errors, profile=profile, device=device
+        selected,
+        frameworks,
+        dtypes,
+        timeout,
+        cache,
+        progress,
+        case_errors=case_errors,
+        profile=profile,
+        device=device,
+        journal=journal,
     )
     report.setdefault("timings", {})["load"] = round(load_time, 3)
     return report, corpus.errors
@@ -86,6 +97,7 @@ def execute_cases(
     case_errors: Sequence[str] = (),
     profile: str = DEFAULT_PROFILE,
     device: str = DEFAULT_DEVICE,
+    journal: Journal | None = None,
 ) -> ReportDocument:
     timings: dict[str, float] = {}
     specs = adapter_specs(frameworks)
@@ -101,7 +113,7 @@ def execute_cases(
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         framework_start = time.perf_counter()
         running = [
-            pool.submit(run_framework, spec, selected, inputs, timeout, progress, workers, None, device)
+            pool.submit(run_framework, spec, selected, inputs, timeout, progress, workers, None, device, journal)
             for spec in specs
         ]
         oracle_start = time.perf_counter()

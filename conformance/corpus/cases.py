@@ -5,16 +5,18 @@ becomes a :class:`CaseError` naming the file, the line and the case id, and ever
 case still loads. Checks, in order: YAML syntax and duplicate keys, the JSON Schema
 (``schema/case-file.schema.json``, unknown keys included), the vocabulary (which params
 and inputs each op takes), the value grammar, the shapes in every dtype, and ids unique
-across all files.
+across all files. The resource limits of ``data/limits.yaml`` are checked before the work
+they bound (a sweep's size before its values are made), and a fault of the loader itself
+on one entry or one file is that entry's or file's error, never the run's end.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,10 @@ import numpy as np
 from oracle.formats import DTYPES, FORMATS, FloatFormat
 from oracle.ops import InputKind, InvalidInput, OpDefinition, ParamKind, definition
 
-from . import generators, values
+from . import generators, sweeps, values
+from .limits import exceeded, limits
 from .schema import case_file_schema
-from .source import Literal, Located, YamlError, line_of
+from .source import Located, YamlError, line_of
 from .source import load as load_yaml
 
 DEFAULT_DTYPES = DTYPES
@@ -163,12 +166,26 @@ def load(paths: Iterable[Path]) -> Corpus:
 
 
 def load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
+    """The good cases of one file and an error for each bad one; never raises on bad input."""
+    try:
+        return _load_file(path)
+    except (Exception, RecursionError) as error:  # a loader fault costs this file only
+        return [], [CaseError(path, 1, None, f"the loader failed on this file ({type(error).__name__}: {error})")]
+
+
+def _load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
     try:
         document = load_yaml(path)
     except YamlError as error:
         return [], [CaseError(path, error.line, None, str(error))]
     except OSError as error:
         return [], [CaseError(path, 0, None, f"cannot read: {error.strerror}")]
+    entries = document.get("cases") if isinstance(document, Mapping) else None
+    if isinstance(entries, list):
+        planned = sweeps.planned_cases(entries)
+        if planned > limits().file_cases:
+            message = str(exceeded("cases in one file", planned, limits().file_cases, "file_cases"))
+            return [], [CaseError(path, line_of(document, ["cases"]), None, message)]
     bad_entries: set[int] = set()
     errors = []
     schema = case_file_schema()
@@ -178,7 +195,8 @@ def load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
         if index is not None:
             bad_entries.add(index)
         where, message = _describe(problem, where, schema)
-        errors.append(CaseError(path, line_of(document, where), _entry_id(document, index), message))
+        # A document that is not a mapping (empty, a scalar) has no line of its own: line 1.
+        errors.append(CaseError(path, line_of(document, where) or 1, _entry_id(document, index), message))
     file_level = any(error.case is None for error in errors)
     if file_level or not isinstance(document, Mapping) or not isinstance(document.get("cases"), list):
         return [], errors
@@ -225,59 +243,39 @@ def _merge(defaults: Mapping[str, Any], entry: Located) -> dict[str, Any]:
     return merged
 
 
-# -- sweeps ---------------------------------------------------------------------------
-
-
-def sweep_values(spec: Any) -> list[Any]:
-    """The literals a sweep variable takes, in order."""
-    if isinstance(spec, list):
-        return list(spec)
-    if "range" in spec:
-        start, stop, step = (Fraction(_text(v)) for v in spec["range"])
-        count = int((stop - start) / step) + 1
-        return [_decimal_text(start + k * step) for k in range(count)]
-    low, high = (int(v) for v in spec["powers_of_ten"])
-    direction = 1 if high >= low else -1
-    return [f"1e{k}" for k in range(low, high + direction, direction)]
-
-
-def _text(value: Any) -> str:
-    return value.text if isinstance(value, Literal) else str(value)
-
-
-def _decimal_text(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    scale = 0
-    while (value * 10**scale).denominator != 1:
-        scale += 1
-    digits = str(abs(value.numerator * 10**scale // value.denominator)).rjust(scale + 1, "0")
-    return ("-" if value < 0 else "") + digits[:-scale] + "." + digits[-scale:]
-
-
 def _expand(path: Path, entry: Mapping[str, Any], source: Located) -> tuple[list[Case], list[CaseError]]:
+    """The cases of one entry, one per combination of its sweep values."""
     line = source.line
     raw_id = str(entry["id"])
     sweep = entry.get("sweep") or {}
     names = list(sweep)
     try:
-        grids = [[_text(v) for v in sweep_values(sweep[name])] for name in names]
-    except (ValueError, ZeroDivisionError, values.ValueSyntaxError) as error:
+        grids = [[sweeps.literal_text(v) for v in sweeps.sweep_values(sweep[name])] for name in names]
+        count = math.prod(len(grid) for grid in grids)
+        sweeps.check_size(count)
+    except (ValueError, ZeroDivisionError) as error:
         return [], [CaseError(path, line_of(source, ["sweep"]), raw_id, f"bad sweep: {error}")]
+    try:
+        if names:
+            sweeps.check_template(raw_id, names)
+    except ValueError as error:
+        return [], [CaseError(path, line_of(source, ["id"]), raw_id, f"id template: {error}")]
     cases, errors = [], []
     for combination in itertools.product(*grids):
         bound = dict(zip(names, combination))
         try:
             case_id = raw_id.format(**bound) if names else raw_id
-        except (KeyError, IndexError, ValueError) as error:
-            return [], [
-                CaseError(path, line_of(source, ["id"]), raw_id, f"id template: unknown sweep variable {error}")
-            ]
+            sweeps.check_id(case_id)
+        except ValueError as error:
+            return [], [CaseError(path, line_of(source, ["id"]), raw_id[:100], f"id: {error}")]
         try:
             case = _build(path, line, case_id, entry, bound)
         except _Problem as problem:
             # One error per entry: the same mistake would repeat for every sweep value.
             return [], [CaseError(path, line_of(source, problem.where), case_id, problem.message)]
+        except (Exception, RecursionError) as error:  # a loader fault costs this entry only
+            message = f"the loader failed on this case ({type(error).__name__}: {error})"
+            return [], [CaseError(path, line, case_id, message)]
         cases.append(case)
     if names and len({c.id for c in cases}) < len(cases):
         errors.append(
@@ -345,7 +343,33 @@ def _build(path: Path, line: int, case_id: str, entry: Mapping[str, Any], bound:
             op.check(op.with_defaults(case_params), arrays)
         except InvalidInput as problem:
             raise _Problem(list(problem.where), str(problem)) from None
+        if case.expect is None:
+            _check_label_range(op, op.with_defaults(case_params), arrays)
     return case
+
+
+def _check_label_range(op: OpDefinition, params: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+    """Class labels index the class axis of the prediction (the op's ``axis`` param); any
+    other label, unless it is ``ignore_index``, leaves the case no valid answer, which a case
+    must say with ``expect:`` (``run`` would otherwise record an error for every framework)."""
+    axis = next((p.name for p in op.params if p.axis), None)
+    if axis is None or not op.label_inputs:
+        return
+    prediction = arrays[op.prediction]
+    try:
+        classes = prediction.shape[int(params[axis])]
+    except (IndexError, TypeError, ValueError):
+        return  # a bad axis is op.check's to report
+    ignore = params.get("ignore_index")
+    for name in op.label_inputs:
+        labels = arrays[name]
+        outside = labels[((labels < 0) | (labels >= classes)) & (labels != ignore if ignore is not None else True)]
+        if outside.size:
+            raise _Problem(
+                ["inputs", name],
+                f"label {int(outside[0])} is outside [0, {classes}) and not ignore_index: the case has no valid "
+                "answer, say so with expect: (error, nan or error_or_nan)",
+            )
 
 
 def _check_vocabulary(op: OpDefinition, params: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
@@ -375,16 +399,21 @@ def _check_array(data: Any, where: list[str | int], labels: bool) -> None:
     """A rectangular array (or a generator) of the value grammar, or of integer labels."""
     if generators.is_generator(data):
         try:
-            generators.check(data)
+            generators.check(data, labels)
         except values.ValueSyntaxError as error:
             raise _Problem(where, str(error)) from None
         return
     if _ragged(data):
         raise _Problem(where, f"{'.'.join(map(str, where))} is not a rectangular array")
+    size = np.asarray(data, dtype=object).size
+    if size > limits().array_elements:
+        raise _Problem(where, str(exceeded("elements of an array", size, limits().array_elements, "array_elements")))
     for leaf, at in _leaves(data, where):
         if labels:
             if not isinstance(leaf, int) or isinstance(leaf, bool):
                 raise _Problem(at, f"{where[-1]} holds integer class labels, got {leaf!r}")
+            if abs(leaf) > limits().label_magnitude:
+                raise _Problem(at, f"a label of {leaf} is outside int64 (label_magnitude in data/limits.yaml)")
             continue
         try:
             values.check(leaf)
@@ -407,6 +436,8 @@ def _check_params(op: OpDefinition, params: Mapping[str, Any]) -> None:
             raise _Problem(where, f"{name} is true or false, not {value!r}")
         if param.kind == ParamKind.INTEGER and (not isinstance(value, int) or isinstance(value, bool)):
             raise _Problem(where, f"{name} is an integer, not {value!r}")
+        if param.kind == ParamKind.INTEGER and abs(value) > limits().label_magnitude:
+            raise _Problem(where, f"{name} {value} is outside int64 (label_magnitude in data/limits.yaml)")
         if param.kind == ParamKind.CHOICE and value not in param.choices:
             raise _Problem(where, f"{name} {value!r} is not one of {', '.join(param.choices)}")
         if param.kind == ParamKind.WEIGHTS:

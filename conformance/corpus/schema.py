@@ -25,6 +25,8 @@ VALUES = (
     "min_subnormal, eps, below_one, above_one, optionally signed) or next_up(V), next_down(V), one_minus(V)."
 )
 _VARIABLE = {"$ref": "#/$defs/variable"}
+#: What a case id may contain, before and after sweep values are put in.
+ID_PATTERN = "^[A-Za-z0-9_./=,:+\\-{}\\[\\]]+$"
 
 
 def _param_schema(kind: ParamKind, choices: tuple[str, ...]) -> dict[str, Any]:
@@ -79,7 +81,7 @@ def case_file_schema() -> dict[str, Any]:
                 "properties": {
                     "id": {
                         "type": "string",
-                        "pattern": "^[A-Za-z0-9_./=,:+\\-{}\\[\\]]+$",
+                        "pattern": ID_PATTERN,
                         "description": "Unique across the corpus and readable, e.g. bce/logits/two-point/a={a}; "
                         "{var} is replaced by a sweep value.",
                     },

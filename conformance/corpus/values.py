@@ -12,7 +12,10 @@ A value is one of
   rounded in the dtype, as a framework computes ``1 - eps`` (``one_minus(1e-7)`` is
   1 - 2**-23 in float32 and exactly 1 in float16).
 
-No ``eval``: a small recursive parser, whose errors say what was expected.
+No ``eval``: a small recursive parser, whose errors say what was expected. Its grammar is
+linear (no regex that backtracks on 100,000 digits) and it keeps ``data/limits.yaml``: a
+literal's length and its exponent are checked before the exact rational is built, since
+``Fraction("1e99999999")`` would never return.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from fractions import Fraction
 
 from oracle.formats import FloatFormat, next_toward, round_float, round_fraction
 
+from .limits import limits
 from .source import Literal
 
-_DECIMAL = re.compile(r"[+-]?(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?")
+# Each part is matched by exactly one branch, so a failing match is linear in the text.
+_DECIMAL = re.compile(r"[+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE]([+-]?\d+))?")
 _HEX = re.compile(r"([+-]?)0x([0-9a-f]+)(?:\.([0-9a-f]*))?p([+-]?\d+)", re.IGNORECASE)
 _CALL = re.compile(r"(next_up|next_down|one_minus)\((.*)\)")
 _TOKENS: dict[str, Callable[[FloatFormat], float]] = {
@@ -44,11 +49,32 @@ class ValueSyntaxError(ValueError):
     pass
 
 
+def _check_exponent(exponent: str | None, text: str) -> None:
+    if exponent is not None and abs(int(exponent)) > limits().exponent:
+        raise ValueSyntaxError(f"{_short(text)}: the exponent exceeds the limit of {limits().exponent:,} (exponent)")
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else f"{text[:30]!r}... ({len(text):,} characters)"
+
+
+def exact_decimal(text: str) -> Fraction:
+    """The exact rational of a decimal literal, within the length and exponent limits."""
+    if len(text) > limits().number_chars:
+        raise ValueSyntaxError(f"{_short(text)} is longer than the limit of {limits().number_chars:,} (number_chars)")
+    match = _DECIMAL.fullmatch(text)
+    if match is None:
+        raise ValueSyntaxError(f"{_short(text)} is not a decimal number")
+    _check_exponent(match.group(1), text)
+    return Fraction(text.replace("_", ""))
+
+
 def parse_hex(text: str) -> Fraction:
     match = _HEX.fullmatch(text)
     if match is None:
-        raise ValueSyntaxError(f"{text!r} is not a hex float")
+        raise ValueSyntaxError(f"{_short(text)} is not a hex float")
     sign, whole, fraction, exponent = match.groups()
+    _check_exponent(exponent, text)
     fraction = fraction or ""
     mantissa = int(whole + fraction, 16)
     value = Fraction(mantissa) * Fraction(2) ** (int(exponent) - 4 * len(fraction))
@@ -72,6 +98,8 @@ def resolve(value: object, fmt: FloatFormat | None) -> float:
         return 0.0 if fmt is None else round_float(value, fmt)
     if not isinstance(value, str):
         raise ValueSyntaxError(f"expected a number or a value token, got {type(value).__name__}")
+    if len(value) > limits().number_chars:
+        raise ValueSyntaxError(f"{_short(value)} is longer than the limit of {limits().number_chars:,} (number_chars)")
     return _resolve_text(value.strip(), fmt)
 
 
@@ -80,7 +108,8 @@ def _resolve_text(text: str, fmt: FloatFormat | None) -> float:
     if lowered in _SPECIAL:
         return _SPECIAL[lowered]
     if _DECIMAL.fullmatch(text):
-        return 0.0 if fmt is None else round_fraction(Fraction(text.replace("_", "")), fmt)
+        exact = exact_decimal(text)
+        return 0.0 if fmt is None else round_fraction(exact, fmt)
     if _HEX.fullmatch(text):
         exact = parse_hex(text)
         return 0.0 if fmt is None else round_fraction(exact, fmt)
@@ -99,6 +128,6 @@ def _resolve_text(text: str, fmt: FloatFormat | None) -> float:
             result = next_toward(inner, fmt, 1 if name == "next_up" else -1)
         return sign * result
     raise ValueSyntaxError(
-        f"{text!r} is not a value: expected a number, a hex float (0x1.8p-3), inf, -inf, nan, "
+        f"{_short(text)} is not a value: expected a number, a hex float (0x1.8p-3), inf, -inf, nan, "
         f"a token ({', '.join(_TOKENS)}) or next_up(V), next_down(V), one_minus(V)"
     )

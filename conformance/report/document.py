@@ -20,6 +20,7 @@ import jsonschema
 
 from . import html as html_report
 from .records import PROBLEMS, VERDICT_ORDER, ReportDocument, Verdict
+from .visible import visible
 
 
 class ReportError(ValueError):
@@ -90,19 +91,21 @@ def junit(report: ReportDocument) -> str:
     for result in report["results"]:
         suite = suites.get(result["framework"])
         if suite is None:
-            suite = suites[result["framework"]] = ElementTree.SubElement(root, "testsuite", name=result["framework"])
-        name = f"{result['case']}[{result['implementation']}-{result['dtype']}-{result['quantity']}]"
-        testcase = ElementTree.SubElement(suite, "testcase", classname=result["op"], name=name)
+            framework = visible(result["framework"])
+            suite = suites[result["framework"]] = ElementTree.SubElement(root, "testsuite", name=framework)
+        name = visible(f"{result['case']}[{result['implementation']}-{result['dtype']}-{result['quantity']}]")
+        testcase = ElementTree.SubElement(suite, "testcase", classname=visible(result["op"]), name=name)
         verdict = result["verdict"]
+        message = visible(result["message"][:500])
         if verdict in PROBLEMS:
             tag = "failure" if verdict == Verdict.FAIL else "error"
             ElementTree.SubElement(
-                testcase, tag, type=verdict, message=result["message"][:500]
+                testcase, tag, type=verdict, message=message
             ).text = f"exact: {result['exact']}\nactual: {result['actual']}\nmax ulp error: {result['max_ulp_error']}"
         elif verdict == Verdict.UNSUPPORTED:
-            ElementTree.SubElement(testcase, "skipped", message=result["message"][:500])
+            ElementTree.SubElement(testcase, "skipped", message=message)
         elif verdict in (Verdict.DOCUMENTED, Verdict.XFAIL):
-            ElementTree.SubElement(testcase, "system-out").text = f"{verdict}: {result['message']}"
+            ElementTree.SubElement(testcase, "system-out").text = f"{verdict}: {visible(result['message'])}"
     for suite in suites.values():
         cases = suite.findall("testcase")
         suite.set("tests", str(len(cases)))

@@ -18,12 +18,19 @@ import json
 import math
 import re
 from collections import defaultdict
-from html import escape
+from html import escape as escape_html
 from typing import Any
 
 from oracle.formats import DTYPES as FORMAT_ORDER
 
 from .records import VERDICT_ORDER, ReportDocument, ResultRecord, Verdict
+from .visible import visible
+
+
+def escape(text: str, quote: bool = True) -> str:
+    """HTML-escaped, with bidi overrides and control characters shown as <U+XXXX>."""
+    return escape_html(visible(text), quote)
+
 
 COLOURS: dict[str, str] = {
     Verdict.PASS: "#2e7d32",

@@ -2,6 +2,9 @@
 
 Scoring is not done here (see :mod:`conformance.judge.scoring`): a raw result is what the
 framework returned, or why it returned nothing (error, timeout, crash, unsupported).
+A framework that cannot start (its import raises, crashes or outlives ``--timeout``) costs
+every one of its cases that error, crash or timeout: it is never a silent skip, which is
+kept for a framework that is not installed.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from conformance.corpus.cases import Case
 
 from . import wire
 from .devices import DEFAULT_DEVICE
+from .journal import Journal, task_key
 from .plan import assign
 from .progress import Tracker
 from .wire import Status
 from .workers import Worker, WorkerFailure, run_tasks
 
 DEFAULT_TIMEOUT = 60.0
+#: The least a worker gets to start (an interpreter, NumPy, the adapter's import): on a busy
+#: machine a bare start takes seconds, and a small ``--timeout`` is meant for calls.
+MIN_STARTUP_TIMEOUT = 10.0
 
 
 @dataclass
@@ -55,6 +62,8 @@ class Framework:
     call_seconds: float = 0.0
     #: The adapter itself could not be loaded (a custom loss with a bad import path, say).
     unloadable: bool = False
+    #: What each of its cases records when it could not be loaded: error, crash or timeout.
+    failure: Status = Status.ERROR
 
 
 def adapter_specs(selected: Sequence[str] = ()) -> list[str]:
@@ -93,10 +102,10 @@ class WorkerPool:
     def __init__(self) -> None:
         self.workers: dict[tuple[str, str], Worker] = {}
 
-    def acquire(self, spec: str, device: str = DEFAULT_DEVICE) -> Worker:
+    def acquire(self, spec: str, device: str = DEFAULT_DEVICE, timeout: float | None = None) -> Worker:
         if (spec, device) not in self.workers:
             worker = Worker(spec, device=device)
-            worker.start()
+            worker.start(*(() if timeout is None else (timeout,)))
             self.workers[(spec, device)] = worker
         return self.workers[(spec, device)]
 
@@ -111,6 +120,7 @@ def connect(
     pool: WorkerPool | None = None,
     environment: dict[str, str] | None = None,
     device: str = DEFAULT_DEVICE,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> tuple[Framework, Worker | None]:
     """Start (or reuse, from ``pool``) the framework's worker and read its handshake.
 
@@ -119,12 +129,14 @@ def connect(
     framework = Framework(spec)
     try:
         if pool is not None:
-            worker = pool.acquire(spec, device)
+            worker = pool.acquire(spec, device, max(timeout, MIN_STARTUP_TIMEOUT))
         else:
             worker = Worker(spec, environment, device)
-            worker.start()
+            worker.start(max(timeout, MIN_STARTUP_TIMEOUT))
     except WorkerFailure as failure:
         framework.skipped = f"worker failed to start: {failure.message}"
+        framework.unloadable = True
+        framework.failure = Status(failure.kind)
         return framework, None
     handshake = worker.handshake
     if not handshake.get("ready"):
@@ -145,7 +157,7 @@ def plan(
     the others. The pytest plugin collects its items from this, so ``--collect-only`` calls nothing."""
     if framework.skipped:
         # Not installed is a skip; installed but broken costs every case an error, not silence.
-        return (_load_errors(framework, cases, inputs) if framework.unloadable else []), []
+        return (_load_errors(framework, cases, inputs, framework.failure) if framework.unloadable else []), []
     results: list[RawResult] = []
     tasks: list[dict[str, Any]] = []
     for case in cases:
@@ -186,10 +198,12 @@ def run_framework(
     pool: WorkerPool | None = None,
     environment: dict[str, str] | None = None,
     device: str = DEFAULT_DEVICE,
+    journal: Journal | None = None,
 ) -> tuple[Framework, list[RawResult]]:
+    """Every (case, dtype, implementation) of one framework; calls in ``journal`` are not redone."""
     if progress is not None:
         progress.starting(spec)
-    framework, worker = connect(spec, pool, environment, device)
+    framework, worker = connect(spec, pool, environment, device, timeout)
     try:
         results, tasks = plan(framework, cases, inputs)
         if framework.skipped:
@@ -200,7 +214,26 @@ def run_framework(
         if progress is not None:
             progress.begin(spec, len(tasks))
         step = None if progress is None else lambda: progress.step(spec)
-        for answer in run_tasks(worker, tasks, timeout, step):
+        keys: dict[int, str] = {}
+        pending = []
+        for task in tasks:
+            known = None
+            if journal is not None:
+                keys[task["task"]] = task_key(spec, framework.version, device, task)
+                known = journal.lookup(keys[task["task"]])
+            if known is None:
+                pending.append(task)
+                continue
+            framework.call_seconds += float(known.get("seconds", 0.0))
+            _absorb(results[task["task"]], known)
+            if step is not None:
+                step()
+
+        def record(answer: dict[str, Any]) -> None:
+            if journal is not None:
+                journal.record(keys[answer["task"]], answer)
+
+        for answer in run_tasks(worker, pending, timeout, step, record):
             framework.call_seconds += float(answer.get("seconds", 0.0))
             _absorb(results[answer["task"]], answer)
         if progress is not None:
@@ -211,8 +244,10 @@ def run_framework(
             worker.stop()
 
 
-def _load_errors(framework: Framework, cases: Sequence[Case], inputs: Materialized) -> list[RawResult]:
-    """One ``error`` per (case, dtype) for a framework whose adapter could not be loaded."""
+def _load_errors(
+    framework: Framework, cases: Sequence[Case], inputs: Materialized, status: Status = Status.ERROR
+) -> list[RawResult]:
+    """One ``status`` per (case, dtype) for a framework whose adapter could not be loaded."""
     errors = []
     for case in cases:
         for dtype in case.dtypes:
@@ -225,7 +260,7 @@ def _load_errors(framework: Framework, cases: Sequence[Case], inputs: Materializ
                         dtype,
                         framework.spec,
                         implementation,
-                        Status.ERROR,
+                        status,
                         params,
                         arrays,
                         message=framework.skipped,
@@ -243,6 +278,22 @@ def _absorb(result: RawResult, answer: dict[str, Any]) -> None:
         if "grad" in answer:
             result.grad = wire.decode(answer["grad"])
             result.grad_dtype = answer["grad_dtype"]
+        elif result.implementation.get("gradient", True):
+            _broken(result, "returned no gradient, though its implementation declares one")
+        for quantity in ("value", "grad"):
+            array = getattr(result, quantity)
+            if array is not None and np.iscomplexobj(array):
+                if np.any(array.imag != 0):
+                    shown = array.ravel()[:4].tolist()
+                    _broken(result, f"returned a complex {quantity} (a loss is real): {shown}", Status.FAIL)
+                    return
+                setattr(result, quantity, array.real.copy())
+
+
+def _broken(result: RawResult, message: str, status: Status = Status.ERROR) -> None:
+    """An answer that breaks the adapter contract (or is wrong on its face), with what came back."""
+    result.status, result.message = status, message
+    result.value = result.grad = None
 
 
 def run(

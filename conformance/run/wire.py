@@ -1,7 +1,8 @@
 """Arrays across the process boundary, bit for bit: raw little-endian bytes in base64.
 
 Floats travel as float64 (every tested dtype's values are exact in it), labels as int64;
-signed zeros and NaN payloads survive. A 100,000-element input costs a memcpy, not 100,000
+signed zeros and NaN payloads survive. A complex answer travels as complex128, so that its
+imaginary part is judged, not dropped by a cast. A 100,000-element input costs a memcpy, not 100,000
 hex strings.
 """
 
@@ -22,19 +23,24 @@ class Status(StrEnum):
     TIMEOUT = "timeout"  # it hung and its worker was killed
     CRASH = "crash"  # it killed its worker
     UNSUPPORTED = "unsupported"  # never called: no native implementation of what the case needs
+    #: Wrong on its face, no oracle needed: a complex answer (a loss is real). Set by the
+    #: parent on reading the answer, never sent by a worker.
+    FAIL = "fail"
+
+
+_WIRE = {"int": "<i8", "float": "<f8", "complex": "<c16"}
 
 
 def encode(array: Any) -> dict[str, Any]:
     array = np.asarray(array)
-    kind = "int" if array.dtype.kind in "iu" else "float"
-    raw = np.ascontiguousarray(array, dtype="<i8" if kind == "int" else "<f8")
+    kind = {"i": "int", "u": "int", "c": "complex"}.get(array.dtype.kind, "float")
+    raw = np.ascontiguousarray(array, dtype=_WIRE[kind])
     return {"kind": kind, "shape": list(array.shape), "data": base64.b64encode(raw.tobytes()).decode("ascii")}
 
 
 def decode(payload: dict[str, Any]) -> np.ndarray:
-    dtype = "<i8" if payload["kind"] == "int" else "<f8"
-    flat = np.frombuffer(base64.b64decode(payload["data"]), dtype=dtype)
-    return flat.astype(np.int64 if payload["kind"] == "int" else np.float64).reshape(tuple(payload["shape"]))
+    flat = np.frombuffer(base64.b64decode(payload["data"]), dtype=_WIRE[payload["kind"]])
+    return flat.astype(np.dtype(_WIRE[payload["kind"]]).newbyteorder("=")).reshape(tuple(payload["shape"]))
 
 
 def encode_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -5,13 +5,21 @@ is an adapter's entry-point name or ``module:factory``. It speaks JSON lines on 
 copy of stdout; the real stdout is pointed at stderr first, so a framework that prints
 cannot corrupt the protocol. A case that raises is answered with its message; a case
 that kills the process or hangs is the parent's to record.
+
+The worker leads its own process group (the parent starts it in a new session) and a
+watchdog thread kills that whole group, the framework's own children included, as soon as
+the parent is gone: a ``kill -9`` of the run leaves no worker behind, even one stuck inside
+a framework call (unless that call holds the GIL; the parent's pipes closing then ends it
+at its next read).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from importlib import import_module
@@ -61,7 +69,38 @@ def _answer(adapter: Adapter, table: dict[str, Any], task: dict[str, Any]) -> di
     return answer
 
 
+PARENT_POLL_SECONDS = 0.5
+
+
+def _die_with_parent() -> None:
+    """Kill this worker's process group once its parent has gone (it is re-parented)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        # Only a group of our own: a worker started by hand shares its shell's group.
+        if os.getpgrp() == os.getpid():
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def _handshake(adapter: Adapter, table: dict[str, Any], started: float) -> dict[str, Any]:
+    version = adapter.version()
+    return {
+        "ready": True,
+        "name": str(adapter.name),
+        # A None or non-string version must not reach the report as anything but text.
+        "version": "unknown" if version is None else str(version),
+        "implementations": [implementation.describe() for implementation in table.values()],
+        "load_seconds": time.perf_counter() - started,
+    }
+
+
 def main(spec: str) -> int:
+    _die_with_parent()
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -78,21 +117,17 @@ def main(spec: str) -> int:
     except Exception as error:  # a bad adapter spec or a custom loss that cannot be loaded
         _send(channel, {"ready": False, "reason": f"cannot load: {type(error).__name__}: {error}", "unloadable": True})
         return 0
-    table = {implementation.name: implementation for implementation in adapter.implementations()}
-    problems = [problem for implementation in table.values() for problem in declaration_problems(implementation)]
+    try:
+        table = {implementation.name: implementation for implementation in adapter.implementations()}
+        problems = [problem for implementation in table.values() for problem in declaration_problems(implementation)]
+        handshake = _handshake(adapter, table, started)
+    except Exception as error:  # an adapter whose declarations raise is as broken as one that cannot load
+        _send(channel, {"ready": False, "reason": f"cannot load: {type(error).__name__}: {error}", "unloadable": True})
+        return 0
     if problems:
         _send(channel, {"ready": False, "reason": "invalid adapter: " + "; ".join(problems), "unloadable": True})
         return 0
-    _send(
-        channel,
-        {
-            "ready": True,
-            "name": adapter.name,
-            "version": adapter.version(),
-            "implementations": [implementation.describe() for implementation in table.values()],
-            "load_seconds": time.perf_counter() - started,
-        },
-    )
+    _send(channel, handshake)
     for line in sys.stdin:
         task = json.loads(line)
         started = time.perf_counter()

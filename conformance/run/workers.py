@@ -3,8 +3,14 @@
 One worker process per framework (per Keras backend). A task that raises comes back as
 an ``error`` answer; one that outlives its timeout is answered ``timeout`` and the worker
 is killed; one that kills the worker (segfault, abort, out of memory) is answered
-``crash`` with the signal and the end of its stderr. Either way the worker is started
-afresh for the next task, so nothing a framework does can lose the other results.
+``crash`` with the signal and the end of its stderr; so is a line that is not the
+protocol's (something wrote into the private pipe). An answer larger than
+``answer_bytes`` (``data/limits.yaml``) is an ``error``, read in linear time up to there.
+Either way the worker is started afresh for the next task, so nothing a framework does
+can lose the other results.
+
+Each worker leads its own process group: stopping it kills the group, so a framework's
+own child processes go with it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from conformance.corpus.limits import limits
 
 from . import devices
 from .devices import DEFAULT_DEVICE
@@ -57,7 +65,8 @@ class Worker:
         self._buffer = b""
         self.handshake: dict[str, Any] = {}
 
-    def start(self) -> dict[str, Any]:
+    def start(self, timeout: float = STARTUP_TIMEOUT) -> dict[str, Any]:
+        """Start the worker and wait up to ``timeout`` for its handshake (import and load)."""
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in stop()
         environment = {**devices.worker_environment(self.device, {**os.environ, **SINGLE_THREADED}), **self.environment}
         self._process = subprocess.Popen(
@@ -67,9 +76,10 @@ class Worker:
             stderr=self._stderr,
             env=environment,
             cwd=Path.cwd(),
+            start_new_session=True,
         )
         self._buffer = b""
-        self.handshake = self._receive(STARTUP_TIMEOUT)
+        self.handshake = self._receive(timeout)
         return self.handshake
 
     def call(self, task: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -87,20 +97,40 @@ class Worker:
         assert self._process is not None and self._process.stdout is not None
         descriptor = self._process.stdout.fileno()
         deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
+        chunks, size, end = [self._buffer], len(self._buffer), self._buffer.find(b"\n")
+        while end < 0:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.stop()
                 raise WorkerFailure("timeout", f"no answer within {timeout:g} s; the worker was killed")
+            if size > limits().answer_bytes:
+                self.stop()
+                raise WorkerFailure("error", f"an answer over {limits().answer_bytes:,} bytes (answer_bytes)")
             ready, _, _ = select.select([descriptor], [], [], remaining)
             if not ready:
                 continue
-            chunk = os.read(descriptor, 1 << 16)
+            chunk = os.read(descriptor, 1 << 20)
             if not chunk:
                 raise self._died()
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        answer: dict[str, Any] = json.loads(line)
+            # Only the new chunk is searched: rescanning the buffer made an 80 MB answer quadratic.
+            newline = chunk.find(b"\n")
+            end = size + newline if newline >= 0 else -1
+            chunks.append(chunk)
+            size += len(chunk)
+        buffer = b"".join(chunks)
+        line, self._buffer = buffer[:end], buffer[end + 1 :]
+        return self._parse(line)
+
+    def _parse(self, line: bytes) -> dict[str, Any]:
+        """One protocol line; anything else means the pipe was written by someone else."""
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            self.stop()
+            shown = line[:200].decode(errors="replace")
+            raise WorkerFailure("crash", f"the worker wrote a line that is not the protocol's: {shown!r}")
         return answer
 
     def _died(self) -> WorkerFailure:
@@ -121,6 +151,8 @@ class Worker:
 
     def stop(self) -> None:
         if self._process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)  # the worker and its children
             with contextlib.suppress(ProcessLookupError):
                 self._process.kill()
             self._process.wait()
@@ -149,8 +181,12 @@ def run_tasks(
     tasks: Iterable[dict[str, Any]],
     timeout: float,
     progress: Callable[[], None] | None = None,
+    record: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Answer every task; a timeout or crash costs that one task and a restart."""
+    """Answer every task; a timeout or crash costs that one task and a restart.
+
+    ``record`` sees each answer as soon as it is in (the results journal).
+    """
     answers = []
     for task in tasks:
         try:
@@ -158,6 +194,8 @@ def run_tasks(
         except WorkerFailure as failure:
             answer = {"task": task["task"], "status": failure.kind, "message": failure.message}
         answers.append(answer)
+        if record is not None:
+            record(answer)
         if progress is not None:
             progress()
     return answers
