@@ -166,3 +166,20 @@ def jax_nn(context: ModelContext) -> Prediction | None:
     else:
         return None
     return tape.answer(context.quantity, out, x, context.cotangent)
+
+
+# -- optax --------------------------------------------------------------------------------------
+
+
+@model("jax.optax_sigmoid_binary_cross_entropy")
+def optax_sigmoid_bce(context: ModelContext) -> Prediction | None:
+    """-y log_sigmoid(x) - (1 - y) log_sigmoid(-x), op by op: at x = +inf with y = 1 the second
+    term is 0 x (-inf) = NaN; the gradient sums two terms that each keep only their own absolute
+    accuracy (-y (1 - sigmoid(x)) + (1 - y) sigmoid(x), through logaddexp's exp(x - out))."""
+    if context.op.name != "binary_crossentropy" or not context.params["from_logits"]:
+        return None
+    tape = tape_for(context)
+    y, x = tape.leaf(context.inputs["y_true"]), tape.leaf(context.inputs["y_pred"])
+    log_p, log_q = log_sigmoid(tape, x), log_sigmoid(tape, tape.neg(x))
+    loss = tape.sub(tape.mul(tape.neg(y), log_p), tape.mul(tape.sub(tape.const(1.0), y), log_q))
+    return tape.answer(context.quantity, loss, x, context.cotangent)
