@@ -183,3 +183,19 @@ def optax_sigmoid_bce(context: ModelContext) -> Prediction | None:
     log_p, log_q = log_sigmoid(tape, x), log_sigmoid(tape, tape.neg(x))
     loss = tape.sub(tape.mul(tape.neg(y), log_p), tape.mul(tape.sub(tape.const(1.0), y), log_q))
     return tape.answer(context.quantity, loss, x, context.cotangent)
+
+
+@model("jax.optax_softmax_cross_entropy")
+def optax_softmax_ce(context: ModelContext) -> Prediction | None:
+    """-sum(t log_softmax(x)) along the axis; with option ``safe`` (safe_softmax_cross_entropy)
+    each term is where(t != 0, t log_softmax(x), 0), so a zero label against -inf is 0, not NaN."""
+    if context.op.name != "categorical_crossentropy" or not context.params["from_logits"]:
+        return None
+    tape = tape_for(context)
+    t, x = tape.leaf(context.inputs["y_true"]), tape.leaf(context.inputs["y_pred"])
+    axis = _axis(context)
+    terms = tape.mul(t, log_softmax(tape, x, axis))
+    if context.options.get("safe"):
+        terms = tape.where(t.value != 0, terms, tape.const(0.0))
+    loss = tape.neg(tape.sum(terms, axis=axis))
+    return tape.answer(context.quantity, loss, x, context.cotangent)
