@@ -138,6 +138,24 @@ def sigmoid(tape: Tape, x: Var) -> Var:
     return tape.custom(s, (x,), (tape.mul(s, tape.sub(tape.const(1.0), s)),))
 
 
+def pick(tape: Tape, x: Var, labels: np.ndarray, axis: int) -> Var:
+    """jnp.take_along_axis(x, labels): a negative label counts from the end (-1 is the last class), a
+    label still outside [0, K) reads NaN (gather's fill) and its gradient is dropped (scatter-add)."""
+    classes = x.value.shape[axis]
+    index = np.where(labels < 0, labels + classes, labels)
+    inside = (index >= 0) & (index < classes)
+    safe = np.expand_dims(np.where(inside, index, 0), axis)
+    taken = np.squeeze(np.take_along_axis(x.value, safe, axis=axis), axis=axis)
+    value = np.where(inside, taken, np.nan)
+    hot = np.moveaxis(np.arange(classes) == np.where(inside, index, -1)[..., None], -1, axis)
+
+    def backward(g: Var) -> list[Var | None]:
+        spread = np.where(hot, np.expand_dims(g.value, axis), 0.0)
+        return [Var(spread, np.where(hot, np.expand_dims(g.scale, axis), 0.0))]
+
+    return Var(value, np.abs(np.nan_to_num(value)), (x,), backward)
+
+
 def _axis(context: ModelContext) -> int:
     return int(context.params.get("axis", -1))
 
@@ -198,4 +216,20 @@ def optax_softmax_ce(context: ModelContext) -> Prediction | None:
     if context.options.get("safe"):
         terms = tape.where(t.value != 0, terms, tape.const(0.0))
     loss = tape.neg(tape.sum(terms, axis=axis))
+    return tape.answer(context.quantity, loss, x, context.cotangent)
+
+
+@model("jax.optax_softmax_cross_entropy_with_integer_labels")
+def optax_sparse_ce(context: ModelContext) -> Prediction | None:
+    """logsumexp(x) - x[label], the label's logit taken by jnp.take_along_axis (see :func:`pick`:
+    -1 is the last class, a label beyond K gives NaN and a gradient of softmax(x) alone)."""
+    if context.op.name != "sparse_categorical_crossentropy" or not context.params["from_logits"]:
+        return None
+    if context.params.get("ignore_index") is not None or context.params.get("class_weight") is not None:
+        return None
+    tape = tape_for(context)
+    x = tape.leaf(context.inputs["y_pred"])
+    axis = _axis(context)
+    labels = np.asarray(context.inputs["y_true"], dtype=np.int64)
+    loss = tape.sub(logsumexp(tape, x, axis), pick(tape, x, labels, axis))
     return tape.answer(context.quantity, loss, x, context.cotangent)
