@@ -74,7 +74,7 @@ def _context(result: RawResult, quantity: str) -> ModelContext:
     return ModelContext(op, op.with_defaults(params), inputs, result.dtype, quantity, {"semantics": ()})
 
 
-BACKENDS = [spec for spec in ("keras-tensorflow", "keras-torch", "tf_keras") if spec in adapter_specs()]
+BACKENDS = [spec for spec in ("keras-tensorflow", "keras-torch", "keras-jax", "tf_keras") if spec in adapter_specs()]
 
 
 @pytest.mark.parametrize("framework", BACKENDS)

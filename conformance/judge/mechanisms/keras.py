@@ -184,6 +184,28 @@ def _bce_logits_tensorflow(context: ModelContext, x: np.ndarray, z: np.ndarray) 
     return Prediction(k.wide(tf_kernels.sigmoid_xent_grad(k, x, z, g)), scale=scale)
 
 
+def _bce_logits_jax(context: ModelContext, x: np.ndarray, z: np.ndarray) -> Prediction:
+    """-z log_sigmoid(x) - (1 - z) log_sigmoid(-x) (keras/src/backend/jax/nn.py) on :mod:`.jax`'s
+    model of XLA, then the mean over the trailing axis and Keras' reduction on the same tape."""
+    from .new_families_jax import log_sigmoid, tape_for
+    from .new_families_keras import mean_last, reduce
+
+    a = _arith(context, "jax")
+    tape = tape_for(context)
+    # The adapter hands Keras a trailing axis of length 1, which ops.mean removes.
+    logits, t = tape.leaf(a.wide(x)[..., None]), tape.leaf(a.wide(z)[..., None])
+    one = tape.const(1.0)
+    terms = tape.sub(
+        tape.mul(tape.neg(t), log_sigmoid(tape, logits)),
+        tape.mul(tape.sub(one, t), log_sigmoid(tape, tape.neg(logits))),
+    )
+    loss = reduce(tape, mean_last(tape, terms, "jax"), context, "jax")
+    if context.quantity == "value":
+        return tape.prediction(loss)
+    grad = tape.grad(loss, logits, context.cotangent)
+    return Prediction(grad.value[..., 0], scale=grad.scale[..., 0])
+
+
 def _bce(context: ModelContext, backend: str) -> Prediction | None:
     a = _arith(context, backend)
     x, y = a.cast(context.inputs["y_pred"]), a.cast(context.inputs["y_true"])
@@ -191,8 +213,8 @@ def _bce(context: ModelContext, backend: str) -> Prediction | None:
     logits = bool(context.params["from_logits"])
     if logits and backend == "tensorflow":
         return _bce_logits_tensorflow(context, x, z)
-    if logits and backend != "torch":
-        return None  # JAX's own log_sigmoid: the jax module's models
+    if logits and backend == "jax":
+        return _bce_logits_jax(context, x, z)
     if context.quantity == "value":
         if logits:
             loss = a.sub(a.mul(a.sub(a.const(1.0), z), x), torch_kernels.log_sigmoid(a, x))
@@ -408,7 +430,29 @@ def _torch_rows(
     return candidates
 
 
-ROW_KERNELS = {"tensorflow": _tensorflow_rows, "torch": _torch_rows}
+def _jax_rows(
+    context: ModelContext, a: Arith, x: np.ndarray, targets: Classes, axis: int, seed: np.ndarray | None
+) -> list[Rows] | None:
+    """-sum(t * jax.nn.log_softmax(x)) along the axis, t the distribution or jax.nn.one_hot(labels)
+    (a label outside [0, K) is a row of zeros): :mod:`.jax`'s model of XLA's log_softmax and its vjp."""
+    from . import jax as jax_kernels
+    from .new_families_jax import tape_for
+
+    tape = tape_for(context)
+    logits = tape.leaf(a.wide(x))
+    if targets.labels is not None:
+        t = tape.leaf(a.wide(_one_hot(a, targets.labels, int(x.shape[axis]), axis)))
+    else:
+        assert targets.mass is not None
+        t = tape.leaf(a.wide(targets.mass))
+    loss = tape.neg(tape.sum(tape.mul(t, jax_kernels.log_softmax(tape, logits, axis)), axis=axis))
+    if seed is None:
+        return [Rows(a.cast(loss.value), loss.scale)]
+    grad = tape.grad(loss, logits, a.wide(seed))
+    return [Rows(a.cast(grad.value), grad.scale)]
+
+
+ROW_KERNELS = {"tensorflow": _tensorflow_rows, "torch": _torch_rows, "jax": _jax_rows}
 
 
 def _on_logits(
@@ -419,7 +463,7 @@ def _on_logits(
     gradient starts from the cotangent that reduction hands each sample."""
     kernel = ROW_KERNELS.get(backend)
     if kernel is None:
-        return None  # JAX's log_softmax: the jax module's models
+        return None
     axis = int(context.params["axis"]) % x.ndim
     rows = tuple(np.delete(np.shape(x), axis))
     weights = _weights(context, a, backend, rows, valid)
