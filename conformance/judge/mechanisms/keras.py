@@ -12,7 +12,7 @@ of all that: the reduction hands each element the cotangent w / count, rounded i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -550,3 +550,35 @@ def keras_loss(context: ModelContext) -> Prediction | list[Prediction] | None:
     if context.op.name == "sparse_categorical_crossentropy":
         return _sparse(context, backend)
     return None
+# -- keras.ops: the backend's own functions ----------------------------------------------------
+
+#: The models of each backend's own functions, by the prefix of their names.
+BACKEND_MODELS = {"torch": "torch.", "tensorflow": "tensorflow.", "jax": "jax."}
+#: keras.ops that the torch backend computes in float32 for float16 on the CPU ("doesn't support").
+TORCH_FLOAT32_FOR_HALF = ("softmax", "log_softmax")
+
+
+@model("keras.ops")
+def keras_ops(context: ModelContext) -> list[Prediction] | None:
+    """keras.ops.<op> on a backend is that backend's function (keras/src/backend/*/nn.py, math.py):
+    the backend's own models, as candidates; on torch, float16 softmax and log_softmax are cast to
+    float32 and back first."""
+    from . import models
+
+    backend = str(context.options.get("backend"))
+    prefix = BACKEND_MODELS.get(backend)
+    if prefix is None or context.op.is_loss:
+        return None
+    widened = backend == "torch" and context.dtype == "float16" and context.op.name in TORCH_FLOAT32_FOR_HALF
+    inner = replace(context, dtype="float32") if widened else context
+    predictions: list[Prediction] = []
+    for name, function in models().items():
+        if not name.startswith(prefix):
+            continue
+        answer = function(inner)
+        for prediction in [] if answer is None else answer if isinstance(answer, list) else [answer]:
+            if widened:
+                half = Arith("float16")
+                prediction = Prediction(half.wide(half.cast(prediction.value)), prediction.scale)
+            predictions.append(prediction)
+    return predictions or None
