@@ -550,6 +550,8 @@ def keras_loss(context: ModelContext) -> Prediction | list[Prediction] | None:
     if context.op.name == "sparse_categorical_crossentropy":
         return _sparse(context, backend)
     return None
+
+
 # -- keras.ops: the backend's own functions ----------------------------------------------------
 
 #: The models of each backend's own functions, by the prefix of their names.
