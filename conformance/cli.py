@@ -209,6 +209,13 @@ def _parse_param(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def _named_input(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise UsageError(f"--input takes NAME=JSON, got {text!r}")
+    return name, value
+
+
 def _explain(args: argparse.Namespace) -> int:
     if args.op not in op_names():
         raise UsageError(f"unknown op {args.op!r}; known: {', '.join(op_names())}")
@@ -216,10 +223,11 @@ def _explain(args: argparse.Namespace) -> int:
     try:
         y_pred = explain.parse_array(args.y_pred)
         y_true = explain.parse_array(args.y_true) if args.y_true is not None else None
+        extra = {name: explain.parse_array(text) for name, text in map(_named_input, args.input)}
     except json.JSONDecodeError as problem:
-        raise UsageError(f"--y-true/--y-pred take JSON arrays: {problem}") from None
+        raise UsageError(f"--y-true/--y-pred/--input take JSON arrays: {problem}") from None
     try:
-        case = explain.adhoc_case(args.op, params, y_true, y_pred, tuple(args.dtype or DTYPES))
+        case = explain.adhoc_case(args.op, params, y_true, y_pred, tuple(args.dtype or DTYPES), extra)
     except ValueError as problem:
         raise UsageError(str(problem)) from None
     records = explain.run(case, args.framework, args.timeout, _cache(args), args.tolerance, args.device)
@@ -318,6 +326,9 @@ def parser() -> argparse.ArgumentParser:
     explain_command.add_argument("--param", action="append", default=[], help="KEY=VALUE (VALUE as JSON)")
     explain_command.add_argument("--y-true", help="JSON array (left out for the primitives)")
     explain_command.add_argument("--y-pred", required=True, help="JSON array (the input x, for the primitives)")
+    explain_command.add_argument(
+        "--input", action="append", default=[], help="NAME=JSON: another input of the op (a cotangent, a variance)"
+    )
     explain_command.add_argument("--dtype", action="append", default=[], choices=DTYPES)
     explain_command.add_argument("--json", action="store_true", help="records with report.json's result fields")
     common(explain_command)

@@ -24,7 +24,15 @@ def parse_array(text: str) -> Any:
     return json.loads(text, parse_float=Literal)
 
 
-def adhoc_case(op: str, params: dict[str, Any], y_true: Any, y_pred: Any, dtypes: Sequence[str]) -> Case:
+def adhoc_case(
+    op: str,
+    params: dict[str, Any],
+    y_true: Any,
+    y_pred: Any,
+    dtypes: Sequence[str],
+    extra: dict[str, Any] | None = None,
+) -> Case:
+    """The command line's case; ``extra`` holds the op's other inputs by name (a cotangent, a variance)."""
     op_definition = definition(op)
     if "y_true" in op_definition.input_names:
         if y_true is None:
@@ -34,6 +42,12 @@ def adhoc_case(op: str, params: dict[str, Any], y_true: Any, y_pred: Any, dtypes
         if y_true is not None:
             raise ValueError(f"{op} takes one input: give it as --y-pred, without --y-true")
         inputs = {"x": y_pred}
+    strange = set(extra or {}) - set(op_definition.input_names) - {"cotangent"}
+    if strange:
+        raise ValueError(
+            f"{op} has no input {', '.join(sorted(strange))} (it has: {', '.join(op_definition.input_names)})"
+        )
+    inputs.update(extra or {})
     unknown = set(params) - set(op_definition.param_names)
     if unknown:
         takes = ", ".join(op_definition.param_names) or "none"

@@ -213,3 +213,28 @@ def test_the_explain_command_carries_params_and_both_inputs_back_unchanged():
     args = cli.parser().parse_args(shlex.split(command)[1:])
     assert dict(cli._parse_param(p) for p in args.param) == record["params"]
     assert json.loads(args.y_pred) == record["inputs"]["y_pred"] and args.framework == ["torch"]
+
+
+def test_the_explain_command_carries_an_ops_other_inputs_as_named_inputs(tmp_path, capsys):
+    """A primitive's cotangent (or a variance) is an input of its own: the summary's command
+    passes it with --input, and explain takes it back into the same case."""
+    record = result(
+        "lsm",
+        "jax.nn.log_softmax",
+        "fail",
+        op="log_softmax",
+        framework="numpy",
+        params={},
+        inputs={"x": [37.43000030517578, 0.0], "cotangent": [1.0, 0.0]},
+    )
+    command = failures.explain_command(record)
+    assert command == (
+        "conformance explain --op log_softmax --y-pred '[37.43000030517578,0.0]' "
+        "--input 'cotangent=[1.0,0.0]' --dtype float32 --framework numpy"
+    )
+    assert cli.main([*shlex.split(command)[1:], "--no-cache"]) == cli.ExitCode.OK
+    out = capsys.readouterr().out
+    assert 'float32: inputs {"x": [37.43000030517578, 0.0], "cotangent": [1.0, 0.0]}' in out
+    # log_softmax(x)[0] = -log(1 + e^-a), a = 37.43000030517578: e^-a = 5.55082339227659404027e-17
+    # and -log1p(e^-a) = -5.55082339227659388621e-17 (the closed form in 40-digit arithmetic).
+    assert 'value: exact ["-5.55082339227659389e-17"' in out

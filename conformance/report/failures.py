@@ -53,11 +53,14 @@ def explain_command(record: ResultRecord) -> str | None:
     words = ["conformance", "explain", "--op", record["op"]]
     for name, value in record["params"].items():
         words += ["--param", f"{name}={_json(value)}"]
+    main = ("y_true", "y_pred") if "y_true" in inputs else ("x",)
     if "y_true" in inputs:
         words += ["--y-true", _json(inputs["y_true"]), "--y-pred", _json(inputs["y_pred"])]
     else:
-        (value,) = inputs.values()
-        words += ["--y-pred", _json(value)]
+        words += ["--y-pred", _json(inputs["x"])]
+    for name, value in inputs.items():
+        if name not in main:
+            words += ["--input", f"{name}={_json(value)}"]
     words += ["--dtype", record["dtype"], "--framework", record["framework"]]
     return shlex.join(words)
 
