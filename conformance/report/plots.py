@@ -16,6 +16,7 @@ value is black and dashed, and the legend sits outside the data.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import math
 import re
@@ -45,6 +46,11 @@ class Series:
     parameter: str
     dtype: str
     points: list[tuple[float, ResultRecord]] = field(default_factory=list)
+
+
+def available() -> bool:
+    """Whether matplotlib is installed (it is the ``report`` extra, not a core dependency)."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def palette(implementations: Iterable[str]) -> dict[str, str]:
