@@ -23,7 +23,19 @@ from html import escape
 from oracle.formats import DTYPES
 
 from . import op_page, plots
-from .page import COLOURS, ENTRY, OPS_FOLDER, VERDICT_ORDER, filters, label, legend, op_path, page, why, worst
+from .page import (
+    ENTRY,
+    OPS_FOLDER,
+    VERDICT_ORDER,
+    filters,
+    label,
+    legend,
+    op_path,
+    page,
+    verdicts_attribute,
+    why,
+    worst,
+)
 from .records import ReportDocument, ResultRecord
 
 __all__ = ["OPS_FOLDER", "render"]
@@ -56,9 +68,7 @@ def entry_page(report: ReportDocument, by_op: dict[str, list[ResultRecord]], fra
         + "</p>",
         "<p>"
         + " ".join(
-            f'<span class=badge style="background:{COLOURS[v]}">{v} {totals[v]}</span>'
-            for v in VERDICT_ORDER
-            if totals.get(v)
+            f'<span class=badge data-verdict="{v}">{v} {totals[v]}</span>' for v in VERDICT_ORDER if totals.get(v)
         )
         + "</p>",
         *_case_errors(report),
@@ -100,11 +110,12 @@ def _summary_cell(op: str, dtype: str, framework: str, records: list[ResultRecor
     verdict = found["verdict"]
     bad = sum(1 for r in records if r["verdict"] == verdict)
     reason = why(found)
-    tip = f"{found['case']} · {found['implementation']} · {found['quantity']}: {found['message']}"
+    tip = f"worst: {found['case']} · {found['implementation']} · {found['quantity']}: {found['message'][:200]}"
     link = f"{op_path(op)}?framework={framework}&dtype={dtype}&verdict={verdict}"
     return (
         f'<td class=cell data-framework="{escape(framework)}" data-verdict="{verdict}" '
-        f'style="background:{COLOURS[verdict]}" title="{escape(tip)}"><a href="{escape(link)}">'
+        f'data-verdicts="{verdicts_attribute(records)}" '
+        f'title="{escape(tip)}"><a href="{escape(link)}">'
         f"{escape(label(found))} <span class=count>×{bad}</span><small>{escape(reason)}</small></a></td>"
     )
 

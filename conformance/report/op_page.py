@@ -13,7 +13,7 @@ from html import escape
 from oracle.formats import DTYPES
 
 from . import plots
-from .page import COLOURS, VERDICT_ORDER, filters, json_text, label, legend, natural, number_text, worst
+from .page import VERDICT_ORDER, filters, json_text, label, legend, natural, number_text, verdicts_attribute, why, worst
 from .records import ResultRecord, Verdict
 
 
@@ -95,10 +95,11 @@ def _cell(framework: str, records: list[ResultRecord]) -> str:
     found = worst(records)
     if found is None:
         return f'<td class=none data-framework="{escape(framework)}"></td>'
-    tip = " | ".join(f"{r['quantity']}: {r['verdict']} {r['message']}" for r in records)
+    tip = " | ".join(f"{r['quantity']}: {r['verdict']}, {why(r)}" for r in records)
     return (
         f'<td class=cell data-framework="{escape(framework)}" data-verdict="{found["verdict"]}" '
-        f'style="background:{COLOURS[found["verdict"]]}" title="{escape(tip)}">{escape(label(found))}</td>'
+        f'data-verdicts="{verdicts_attribute(records)}" '
+        f'title="{escape(tip)}">{escape(label(found))}</td>'
     )
 
 
@@ -164,7 +165,7 @@ def _detail(case: str, rows: list[ResultRecord], notes: _Notes, figure: str | No
             table.append(
                 f'<tr class=result data-framework="{escape(r["framework"])}" data-verdict="{r["verdict"]}" '
                 f'data-dtype="{dtype}"><td>{dtype}</td><td>{escape(r["implementation"])}</td><td>{r["quantity"]}</td>'
-                f'<td><span class=badge style="background:{COLOURS[r["verdict"]]}">{r["verdict"]}</span></td>'
+                f'<td><span class=badge data-verdict="{r["verdict"]}">{r["verdict"]}</span></td>'
                 f"<td><code>{json_text(r['actual'])}</code></td><td>{escape(number_text(r['max_ulp_error']))}</td>"
                 f"<td>{notes.ref(r)}</td></tr>"
             )

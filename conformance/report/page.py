@@ -53,6 +53,8 @@ th.picked,td.picked{outline:2px solid #ffb300;outline-offset:-2px}
 code,pre{font-size:12px}.muted{color:#777}.detail{border-top:1px solid #aaa;margin-top:1.2em}
 svg{max-width:100%;height:auto}
 """
+#: Each verdict's colour as a CSS rule on ``data-verdict``, so no cell carries a style of its own.
+STYLE += "".join(f"td[data-verdict={v}],span[data-verdict={v}]{{background:{c}}}" for v, c in COLOURS.items())
 
 SCRIPT = """
 const pick=new URLSearchParams(location.search);
@@ -64,7 +66,8 @@ function applyFilters(){
   document.querySelectorAll('tr.row').forEach(tr=>{
     let show=(!op||tr.dataset.op===op)&&(!dt||tr.dataset.dtype===dt);
     if(show&&(vd||fw)){show=[...tr.querySelectorAll('td.cell')].some(td=>
-      (!vd||td.dataset.verdict===vd)&&(!fw||td.dataset.framework===fw)&&(vd||td.dataset.verdict!=='unsupported'));}
+      (!vd||td.dataset.verdicts.split(' ').includes(vd))&&(!fw||td.dataset.framework===fw)
+      &&(vd||td.dataset.verdict!=='unsupported'));}
     tr.style.display=show?'':'none';
     if(show){shown++;if(tr.dataset.case)shownCases.add(tr.dataset.case);}});
   // Every framework keeps its columns: the chosen one is outlined, not the others hidden.
@@ -108,8 +111,15 @@ def number_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def json_text(value: Any) -> str:
-    return escape(value if isinstance(value, str) else json.dumps(value))
+def json_text(value: Any, limit: int = 240) -> str:
+    """A value as JSON, cut at ``limit`` characters (a 1,000-element array belongs in report.json)."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def verdicts_attribute(records: Iterable[ResultRecord]) -> str:
+    """``data-verdicts``: every verdict in a cell, so the verdict filter finds one hidden behind a worse."""
+    return " ".join(sorted({r["verdict"] for r in records}))
 
 
 def label(record: ResultRecord) -> str:
@@ -152,7 +162,7 @@ def filters(selects: dict[str, Sequence[str]]) -> str:
 
 def legend() -> str:
     items = "".join(
-        f'<div><span class=badge style="background:{COLOURS[v]}">{escape(MEANING[v][0])}</span> '
+        f'<div><span class=badge data-verdict="{v}">{escape(MEANING[v][0])}</span> '
         f"<b>{v}</b>: {escape(MEANING[v][1])}</div>"
         for v in VERDICT_ORDER
     )
