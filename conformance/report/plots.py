@@ -154,7 +154,9 @@ def draw(entries: Sequence[Series], colours: Mapping[str, str], title: str = "")
     from matplotlib.lines import Line2D
 
     rows = len(entries)
-    fig = Figure(figsize=(9.5, 2.9 * rows + 0.4), layout="constrained")
+    names = {record["implementation"] for entry in entries for _, record in entry.points}
+    legend_rows = (len(names) + 2) // 2  # two columns, the exact value included
+    fig = Figure(figsize=(9.5, 2.9 * rows + 0.22 * legend_rows + 0.3), layout="constrained")
     axes = fig.subplots(rows, 2, squeeze=False)
     used: dict[str, str] = {}
     for row, entry in enumerate(entries):
@@ -190,7 +192,8 @@ def draw(entries: Sequence[Series], colours: Mapping[str, str], title: str = "")
         for name, colour in sorted(used.items(), key=lambda item: (item[0] != EXACT, item[0]))
     ]
     labels = sorted(used, key=lambda name: (name != EXACT, name))
-    fig.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
+    # Below the panels, not beside them: implementation names are long and would squeeze the axes.
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
