@@ -75,7 +75,7 @@ def entry_page(report: ReportDocument, by_op: dict[str, list[ResultRecord]], fra
         "<h2>Summary: each framework's worst result per op and dtype</h2>",
         "<p class=muted>A cell is a framework's worst result over the op's cases in that dtype, and why; "
         "×n: how many of its results there have that verdict. Click a cell for the op's page, filtered to it.</p>",
-        filters({"op": sorted(by_op), "dtype": list(DTYPES), "verdict": list(VERDICT_ORDER)}),
+        filters({"op": sorted(by_op), "framework": frameworks, "dtype": list(DTYPES), "verdict": list(VERDICT_ORDER)}),
         summary_grid(by_op, frameworks),
         legend(),
         *_notes(report),

@@ -31,7 +31,9 @@ def body(op: str, records: list[ResultRecord], frameworks: list[str], colours: d
     return [
         f'<p><a href="../report.html">← summary</a></p><h1>{escape(op)}</h1>',
         legend(),
-        "".join(f"<p class=muted>{escape(fw)}: {escape(reason)}</p>" for fw, reason in sorted(absent.items())),
+        f"<p class=muted>no column: {escape('; '.join(reason for _, reason in sorted(absent.items())))}</p>"
+        if absent
+        else "",
         filters({"framework": frameworks, "dtype": list(DTYPES), "verdict": list(VERDICT_ORDER)}),
         _matrix(op, cases, by_case, columns),
         *_sweeps(figures, colours),
