@@ -122,3 +122,19 @@ def test_notes_on_the_run_are_folded_below_the_grid():
     ]
     entry = html_report.render(document)["report.html"]
     assert entry.index("<table class=summary>") < entry.index("<details><summary>36 notes")
+
+
+def test_op_pages_of_an_earlier_run_do_not_linger(tmp_path):
+    (tmp_path / "report-ops").mkdir()
+    (tmp_path / "report-ops" / "huber.html").write_text("an earlier run's page")
+    write_html(html_report.render(sample()), tmp_path)
+    assert sorted(p.name for p in (tmp_path / "report-ops").iterdir()) == ["softplus.html"]
+
+
+def test_without_matplotlib_an_op_page_says_how_to_get_its_figures(monkeypatch):
+    from conformance.report import plots
+
+    monkeypatch.setattr(plots, "available", lambda: False)
+    rows = [result(f"s/x={x}", "torch.softplus", "pass", sweep={"x": str(x)}, sweep_group="s/x={x}") for x in (1, 2, 3)]
+    page = html_report.render(report(rows))["report-ops/softplus.html"]
+    assert "the figures of 1 sweep need matplotlib: pip install 'loss-conformance[report]'" in page

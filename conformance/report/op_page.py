@@ -191,8 +191,11 @@ def _sweeps(figures: list[plots.Series], colours: dict[str, str]) -> list[str]:
         by_key[entry.key].append(entry)
     out = ["<h2>Sweeps</h2>"]
     if not plots.available():
-        return [*out, f"<p class=muted>{len(by_key)} sweeps: their figures need matplotlib "
-                f"(pip install 'loss-conformance[report]')</p>"]  # fmt: skip
+        count = f"{len(by_key)} sweep{'s' if len(by_key) != 1 else ''}"
+        return [
+            *out,
+            f"<p class=muted>the figures of {count} need matplotlib: pip install 'loss-conformance[report]'</p>",
+        ]
     for key, entries in by_key.items():
         out.append(f'<section id="{escape(anchor("sweep-" + key))}"><h3>{escape(key)}</h3>')
         out.append(plots.figure(entries, colours))
