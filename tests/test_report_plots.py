@@ -108,3 +108,17 @@ def test_the_svg_is_inline_ready_and_keeps_text_as_text():
     text = plots.figure(plots.series(seed001_records()), plots.palette([KERAS, TORCH]))
     assert text.startswith("<svg") and "<?xml" not in text
     assert ">a</text>" in text or "a</text>" in text
+
+
+def test_values_from_zero_through_subnormals_to_one_draw_without_overflow():
+    """sigmoid(x) for x from -745 to 0 is 0, then 5e-324 (the least subnormal), ..., 0.5: a symlog
+    axis down to the least subnormal would span 323 decades and overflow; it stops 200 below the top."""
+    values = [0.0, 5e-324, 4.2e-322, 1e-200, 0.5]
+    rows = [
+        result(f"s/x={x}", "torch.sigmoid", "pass", sweep={"x": str(x)}, sweep_group="s/x={x}", actual=[v])
+        for x, v in zip((-745, -744, -740, -460, 0), values, strict=True)
+    ]
+    fig = plots.draw(plots.series(rows), plots.palette(["torch.sigmoid"]))
+    assert fig.axes[0].get_yscale() == "symlog"
+    assert plots.linear_threshold(values) == 0.5 * 1e-200
+    plots.svg(fig)  # pytest turns a RuntimeWarning (overflow) into an error

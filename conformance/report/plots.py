@@ -35,6 +35,8 @@ COLOURS = (
 EXACT = "exact (oracle)"
 #: Values spanning more than this ratio get a log axis.
 DECADES = 100.0
+#: The most decades a symlog axis shows above its linear part.
+MAX_DECADES = 200
 _TRAILING_PARAMETER = re.compile(r"^(?P<stem>.*[/,])(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>[-+]?[0-9.eE+-]+)$")
 
 
@@ -132,6 +134,15 @@ def _spans_decades(values: Sequence[float]) -> bool:
     return bool(positive) and max(positive) / min(positive) > DECADES
 
 
+def linear_threshold(values: Sequence[float]) -> float:
+    """Where a symlog axis turns linear: at the smallest nonzero magnitude, but no more than
+    :data:`MAX_DECADES` below the largest (a symlog axis over subnormals to 1e308 overflows)."""
+    magnitudes = [abs(v) for v in values if v]
+    if not magnitudes:
+        return 1.0
+    return max(min(magnitudes), max(magnitudes) * 10.0**-MAX_DECADES)
+
+
 def _scale(axis: Any, values: Sequence[float], which: str, linear_below: float) -> None:
     """Log where the values span decades: plain log when all are positive, else symlog."""
     if not _spans_decades(values):
@@ -180,7 +191,7 @@ def draw(entries: Sequence[Series], colours: Mapping[str, str], title: str = "")
             xs = [x for x, _ in entry.points]
             ys = [y for points in lines.values() for _, y in points]
             _scale(axis, xs, "x", linear_below=1.0)
-            _scale(axis, ys, "y", linear_below=1.0 if what == "ulp" else min((abs(y) for y in ys if y), default=1.0))
+            _scale(axis, ys, "y", linear_below=1.0 if what == "ulp" else linear_threshold(ys))
             axis.set_xlabel(entry.parameter)
             axis.set_ylabel(f"value ({entry.dtype})" if what == "value" else f"max ULP error ({entry.dtype})")
             axis.grid(True, which="major", color="#dddddd", linewidth=0.6)
