@@ -66,6 +66,7 @@ def test_the_summary_has_a_cell_per_framework_with_its_worst_result(pages):
         ("torch", "fail"),
     ]
     assert ">812 " in float32 and "keras_clip" in float32
+    assert "<small>b/bad (value)</small>" in float32  # an unexplained failure says where it is worst
 
 
 def test_a_filter_narrows_rows_and_keeps_every_frameworks_column(pages):

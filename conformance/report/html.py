@@ -36,7 +36,7 @@ from .page import (
     why,
     worst,
 )
-from .records import ReportDocument, ResultRecord
+from .records import ReportDocument, ResultRecord, Verdict
 
 __all__ = ["OPS_FOLDER", "render"]
 
@@ -73,7 +73,8 @@ def entry_page(report: ReportDocument, by_op: dict[str, list[ResultRecord]], fra
         + "</p>",
         *_case_errors(report),
         "<h2>Summary: each framework's worst result per op and dtype</h2>",
-        "<p class=muted>A cell is a framework's worst result over the op's cases in that dtype, and why; "
+        "<p class=muted>A cell is a framework's worst result over the op's cases in that dtype, and why (for an "
+        "unexplained failure: where); "
         "×n: how many of its results there have that verdict. Click a cell for the op's page, filtered to it.</p>",
         filters({"op": sorted(by_op), "framework": frameworks, "dtype": list(DTYPES), "verdict": list(VERDICT_ORDER)}),
         summary_grid(by_op, frameworks),
@@ -109,7 +110,8 @@ def _summary_cell(op: str, dtype: str, framework: str, records: list[ResultRecor
         return f'<td class=none data-framework="{escape(framework)}">·</td>'
     verdict = found["verdict"]
     bad = sum(1 for r in records if r["verdict"] == verdict)
-    reason = why(found)
+    # An unexplained failure has no reason to give: say where it is worst instead.
+    reason = f"{found['case']} ({found['quantity']})" if verdict == Verdict.FAIL else why(found)
     tip = f"worst: {found['case']} · {found['implementation']} · {found['quantity']}: {found['message'][:200]}"
     link = f"{op_path(op)}?framework={framework}&dtype={dtype}&verdict={verdict}"
     return (

@@ -43,9 +43,9 @@ h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.15em;margin-top:1.6em}h3{font-si
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 5px;text-align:left;vertical-align:top}
 td.cell{color:#fff;text-align:center;font-size:12px;min-width:3em;white-space:nowrap}
 td.cell a{color:inherit;text-decoration:none;display:block}
-td.cell small{display:block;font-size:10px;opacity:.9;max-width:16em;overflow:hidden;text-overflow:ellipsis}
+td.cell small{display:block;font-size:10px;opacity:.9;max-width:13em;overflow:hidden;text-overflow:ellipsis}
 td.none{background:#f5f5f5;color:#999;text-align:center}
-tr.row>th{white-space:nowrap;font-weight:normal}th.fw{text-align:center;background:#f0f0f0}th.impl{font-weight:normal;font-size:11px;white-space:nowrap}
+tr.row>th{white-space:nowrap;font-weight:normal;font-size:12px}th.fw{text-align:center;background:#f0f0f0}th.impl{font-weight:normal;font-size:11px;white-space:nowrap}
 th.picked,td.picked{outline:2px solid #ffb300;outline-offset:-2px}
 .badge{display:inline-block;color:#fff;border-radius:3px;padding:0 5px;margin:1px}
 .legend span.badge{min-width:3em;text-align:center}.legend{font-size:12px;columns:2;max-width:70em;margin:.8em 0}

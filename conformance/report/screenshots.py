@@ -24,7 +24,7 @@ from .page import page
 
 def summary(report_json: Path, out: Path, work: Path) -> Path:
     write_html(render(read(report_json)), work)
-    return browser.screenshot(work / "report.html", out / "summary.png", work / "profile", 1400, 900)
+    return browser.screenshot(work / "report.html", out / "summary.png", work / "profile", 1600, 1000)
 
 
 def figure(report_json: Path, key: str, name: str, out: Path, work: Path) -> list[Path]:
