@@ -22,7 +22,7 @@ from html import escape
 
 from oracle.formats import DTYPES
 
-from . import op_page, plots
+from . import op_page
 from .page import (
     ENTRY,
     OPS_FOLDER,
@@ -50,10 +50,9 @@ def render(report: ReportDocument) -> dict[str, str]:
     for record in results:
         by_op[record["op"]].append(record)
     frameworks = sorted({r["framework"] for r in results})
-    colours = plots.palette(r["implementation"] for r in results)
     pages = {ENTRY: entry_page(report, by_op, frameworks)}
     for op, records in by_op.items():
-        body = op_page.body(op, records, frameworks, colours)
+        body = op_page.body(op, records, frameworks)
         pages[op_path(op)] = page(f"{op}: loss-conformance report", body)
     return pages
 

@@ -17,11 +17,12 @@ from .page import VERDICT_ORDER, filters, json_text, label, legend, natural, num
 from .records import ResultRecord, Verdict
 
 
-def body(op: str, records: list[ResultRecord], frameworks: list[str], colours: dict[str, str]) -> list[str]:
+def body(op: str, records: list[ResultRecord], frameworks: list[str]) -> list[str]:
     columns = _columns(records)
     absent = _absent(records)
     notes = _Notes()
     figures = plots.series(records)
+    colours = plots.plotted_palette(records)
     figure_of = {(point[1]["case"]): entry.key for entry in figures for point in entry.points}
     by_case: dict[str, list[ResultRecord]] = defaultdict(list)
     for record in records:

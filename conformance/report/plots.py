@@ -10,7 +10,7 @@ project's readable-id convention and differ only in one trailing ``name=number``
 (``.../two-point/a=16.1``), so seed 001's figure is drawn from the seed's own two-point
 cases, with ``a`` on its axis.
 
-Every figure of a report uses one colour per implementation (:func:`palette`), the exact
+Every figure of an op uses one colour per implementation (:func:`palette`), the exact
 value is black and dashed, and the legend sits outside the data.
 """
 
@@ -27,10 +27,10 @@ from typing import Any
 
 from .records import DTYPE_ORDER, ResultRecord, Verdict
 
-#: Distinct colours first (tab10), then their lighter twins (tab20's odd entries).
+#: Matplotlib's tab10, then ColorBrewer's Dark2 and two more: dark, saturated, told apart on white.
 COLOURS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#000080", "#800000", "#008080",
 )  # fmt: skip
 EXACT = "exact (oracle)"
 #: Values spanning more than this ratio get a log axis.
@@ -55,8 +55,15 @@ def available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
+def plotted_palette(records: Iterable[ResultRecord]) -> dict[str, str]:
+    """The palette of the implementations that some series of ``records`` plots: given one op's
+    records, every figure of that op colours an implementation alike, and an op's few plotted
+    implementations stay within the distinct colours."""
+    return palette(record["implementation"] for entry in series(records) for _, record in entry.points)
+
+
 def palette(implementations: Iterable[str]) -> dict[str, str]:
-    """One colour per implementation, the same in every panel and figure of a report."""
+    """One colour per implementation, the same in every panel and figure it is given to."""
     names = sorted(set(implementations) - {EXACT})
     colours = {name: COLOURS[index % len(COLOURS)] for index, name in enumerate(names)}
     colours[EXACT] = "#000000"

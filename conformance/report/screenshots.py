@@ -33,7 +33,8 @@ def figure(report_json: Path, key: str, name: str, out: Path, work: Path) -> lis
     if not entries:
         known = sorted({s.key for s in plots.series(report["results"])})
         raise SystemExit(f"{report_json}: no sweep {key!r}; its sweeps: {', '.join(known) or 'none'}")
-    colours = plots.palette(r["implementation"] for r in report["results"])
+    op = entries[0].points[0][1]["op"]
+    colours = plots.plotted_palette(r for r in report["results"] if r["op"] == op)
     svg = plots.figure(entries, colours, title=key)
     (out / f"{name}.svg").write_text(svg + "\n", encoding="utf-8")
     html = work / f"{name}.html"
