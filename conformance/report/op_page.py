@@ -198,7 +198,7 @@ def _sweeps(figures: list[plots.Series], colours: dict[str, str]) -> list[str]:
             f"<p class=muted>the figures of {count} need matplotlib: pip install 'loss-conformance[report]'</p>",
         ]
     for key, entries in by_key.items():
-        out.append(f'<section id="{escape(anchor("sweep-" + key))}"><h3>{escape(key)}</h3>')
+        out.append(f'<section class=sweep id="{escape(anchor("sweep-" + key))}"><h3>{escape(key)}</h3>')
         out.append(plots.figure(entries, colours))
         out.append("</section>")
     return out

@@ -51,6 +51,7 @@ th.picked,td.picked{outline:2px solid #ffb300;outline-offset:-2px}
 .legend span.badge{min-width:3em;text-align:center}.legend{font-size:12px;columns:2;max-width:70em;margin:.8em 0}
 .filters{margin:.8em 0}.filters label{margin-right:1em}.filters select{margin-left:.3em}
 code,pre{font-size:12px}.muted{color:#777}.detail{border-top:1px solid #aaa;margin-top:1.2em}
+.detail,.sweep{content-visibility:auto;contain-intrinsic-size:auto 30em}
 svg{max-width:100%;height:auto}
 """
 #: Each verdict's colour as a CSS rule on ``data-verdict``, so no cell carries a style of its own.
