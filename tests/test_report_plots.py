@@ -81,7 +81,7 @@ def test_the_legend_is_outside_every_panel():
     assert [t.get_text() for t in legend.get_texts()] == [plots.EXACT, KERAS, TORCH]
 
 
-def test_each_implementation_keeps_its_colour_in_every_figure_of_a_report():
+def test_each_implementation_keeps_its_colour_in_every_figure_given_the_same_palette():
     colours = plots.palette(["b.loss", "a.loss", "c.loss"])
     assert colours == plots.palette(["c.loss", "a.loss", "b.loss"])
     assert len({colours["a.loss"], colours["b.loss"], colours["c.loss"], colours[plots.EXACT]}) == 4
