@@ -95,4 +95,4 @@ def full_report() -> dict[str, Any]:
         "skipped": {},
         "packages": {},
     }
-    return dict(build_report(records, environment, created="2026-12-07T00:00:00+00:00"))  # type: ignore[arg-type]
+    return dict(build_report(records, environment, created="2026-12-07T00:00:00+00:00"))
