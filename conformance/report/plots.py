@@ -174,7 +174,13 @@ def draw(entries: Sequence[Series], colours: Mapping[str, str], title: str = "")
     rows = len(entries)
     names = {record["implementation"] for entry in entries for _, record in entry.points}
     legend_rows = (len(names) + 2) // 2  # two columns, the exact value included
-    fig = Figure(figsize=(9.5, 2.9 * rows + 0.22 * legend_rows + 0.3), layout="constrained")
+    # Fixed margins, in inches: a layout engine would measure every tick label and double the cost.
+    top, legend, height = 0.45, 0.25 + 0.17 * legend_rows, 2.9 * rows
+    total = top + height + legend + 0.35
+    fig = Figure(figsize=(9.5, total))
+    fig.subplots_adjust(
+        left=0.09, right=0.98, top=1 - top / total, bottom=(legend + 0.35) / total, wspace=0.3, hspace=0.35
+    )
     axes = fig.subplots(rows, 2, squeeze=False)
     used: dict[str, str] = {}
     for row, entry in enumerate(entries):
@@ -211,7 +217,7 @@ def draw(entries: Sequence[Series], colours: Mapping[str, str], title: str = "")
     ]
     labels = sorted(used, key=lambda name: (name != EXACT, name))
     # Below the panels, not beside them: implementation names are long and would squeeze the axes.
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=2, fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
