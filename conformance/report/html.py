@@ -26,7 +26,6 @@ from . import op_page
 from .page import (
     ENTRY,
     OPS_FOLDER,
-    VERDICT_ORDER,
     filters,
     label,
     legend,
@@ -36,7 +35,7 @@ from .page import (
     why,
     worst,
 )
-from .records import ReportDocument, ResultRecord, Verdict
+from .records import VERDICT_ORDER, ReportDocument, ResultRecord, Verdict
 
 __all__ = ["OPS_FOLDER", "render"]
 

@@ -13,8 +13,8 @@ from html import escape
 from oracle.formats import DTYPES
 
 from . import plots
-from .page import VERDICT_ORDER, filters, json_text, label, legend, natural, number_text, verdicts_attribute, why, worst
-from .records import ResultRecord, Verdict
+from .page import filters, json_text, label, legend, natural, number_text, verdicts_attribute, why, worst
+from .records import VERDICT_ORDER, ResultRecord, Verdict
 
 
 def body(op: str, records: list[ResultRecord], frameworks: list[str]) -> list[str]:

@@ -10,8 +10,6 @@ from typing import Any
 
 from .records import VERDICT_ORDER, ResultRecord, Verdict
 
-__all__ = ["VERDICT_ORDER"]
-
 OPS_FOLDER = "report-ops"
 ENTRY = "report.html"
 
