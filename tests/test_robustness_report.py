@@ -32,9 +32,9 @@ def test_tabs_newlines_and_ordinary_text_are_kept():
 
 
 def test_the_html_report_shows_a_direction_override_instead_of_obeying_it():
-    page = html.render(spoofed_report())
-    assert "\u202e" not in page and "\x00" not in page and "\u2028" not in page
-    assert "safe&lt;U+202E&gt;txt.exe" in page
+    pages = "".join(html.render(spoofed_report()).values())  # the summary and the op's page
+    assert "\u202e" not in pages and "\x00" not in pages and "\u2028" not in pages
+    assert "safe&lt;U+202E&gt;txt.exe" in pages
 
 
 def test_junit_xml_stays_parseable_and_shows_the_hidden_characters():

@@ -80,8 +80,19 @@ def write_all(report: ReportDocument, folder: Path) -> dict[str, Path]:
     if "timings" in report:
         write_text(folder / "timings.json", json.dumps(report["timings"], indent=1) + "\n")
     write_text(paths["junit"], junit(document))
-    write_text(paths["html"], html_report.render(document))
+    write_html(html_report.render(document), folder)
     return paths
+
+
+def write_html(pages: dict[str, str], folder: Path) -> None:
+    """The HTML pages, each whole; op pages left from an earlier run of other ops are removed."""
+    ops = folder / html_report.OPS_FOLDER
+    ops.mkdir(exist_ok=True)
+    for old in ops.glob("*.html"):
+        if f"{html_report.OPS_FOLDER}/{old.name}" not in pages:
+            old.unlink()
+    for relative, text in pages.items():
+        write_text(folder / relative, text)
 
 
 def junit(report: ReportDocument) -> str:

@@ -9,6 +9,7 @@ and XML's non-characters U+FFFE and U+FFFF, as ``<U+XXXX>``.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -28,3 +29,8 @@ def visible(text: str) -> str:
     if _PLAIN.fullmatch(text):
         return text
     return "".join(map(_shown, text))
+
+
+def escape(text: str, quote: bool = True) -> str:
+    """HTML-escaped, with invisible and direction-changing characters shown as ``<U+XXXX>``."""
+    return html.escape(visible(text), quote)
