@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: suite test setup lint browser clean
+.PHONY: suite test setup lint browser screenshots clean
 
 suite: setup
 	$(BIN)/conformance run
@@ -18,6 +18,12 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# docs/summary.png and docs/seed001.{svg,png}: the suite's own report, rendered by headless Chromium.
+screenshots: setup browser
+	$(BIN)/conformance run --report-only --out reports/latest
+	$(BIN)/python -m conformance.report.screenshots reports/latest/report.json --out docs \
+	  --figure 'seed001/bce/probs/two-point/a={a}' --name seed001
 
 setup: $(STAMP)
 
