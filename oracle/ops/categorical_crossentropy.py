@@ -102,7 +102,8 @@ def sample(
     if label is None:
         return _reduce.Sample(ZERO, [ZERO] * len(row), ZERO, counts=False)
     smoothing = float(params["label_smoothing"])
-    applied = fsum([w * y for w, y in zip(weights, label)])
+    # torch's weighted mean: the class weight that applies; without class weights every row counts 1.
+    applied = ONE if params["class_weight"] is None else fsum([w * y for w, y in zip(weights, label)])
     v = [w * _reduce.smooth(y, smoothing, len(row)) for w, y in zip(weights, label)]
     if params["from_logits"]:
         loss, grads = crossentropy_logits(v, row)
