@@ -28,7 +28,7 @@ from .ops import InputKind, definition
 from .semantics import IDEAL, Semantics
 
 #: Bump when a formula changes: it is part of every cache key.
-ORACLE_VERSION = "4"
+ORACLE_VERSION = "5"
 MAX_BITS = 1 << 14
 FIRST_GUARD_BITS = 32
 
