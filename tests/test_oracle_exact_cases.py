@@ -7,6 +7,7 @@ back from the oracle.
 """
 
 import math
+from decimal import Decimal
 from fractions import Fraction
 
 import mpmath
@@ -148,3 +149,20 @@ def test_mean_over_soft_labels_divides_by_the_rows_not_the_label_mass():
         "float64",
     )
     assert result.value.tolist() == expected
+
+
+def test_exact_decimal_shows_only_the_digits_a_cancellation_leaves_proven():
+    # BCE from logits at x = 0.5 with y = float32(sigmoid(0.5)): the gradient sigmoid(0.5) - y
+    # cancels 24 of the 64 working bits, so about 12 digits are proven, not the 18 the
+    # working precision alone would suggest (the old string was wrong from the 12th digit:
+    # -2.08145944099818146e-8 against the true -2.0814594409970474...e-8).
+    y = float(np.float32(1 / (1 + math.exp(-0.5))))
+    result = evaluate(
+        "binary_crossentropy", {"from_logits": True, "reduction": "none"}, {"y_true": [y], "y_pred": [0.5]}, "float32"
+    )
+    text = result.grad_exact[0]
+    digits = len(Decimal(text).normalize().as_tuple().digits)
+    assert digits >= 9  # enough to place the float32 result
+    with mpmath.workdps(60):
+        true = mpmath.nstr(1 / (1 + mpmath.exp(mpmath.mpf(-0.5))) - mpmath.mpf(y), digits, strip_zeros=False)
+    assert Decimal(text) == Decimal(true)
