@@ -11,6 +11,7 @@ two precisions into rounding a hair-above-the-midpoint value to even.
 from __future__ import annotations
 
 import decimal
+import functools
 import math
 from fractions import Fraction
 
@@ -56,35 +57,53 @@ def exact_decimal(value: Interval, bits: int) -> str:
     significant digits. For a strict enclosure (lo, hi) the string is the longest n-digit
     correct rounding on which lo and hi agree: rounding to n digits is monotone, so the
     value between them rounds to the same string, whatever cancellation widened the
-    enclosure. At most ``bits - 4`` bits' worth of digits are printed.
+    enclosure. At most ``bits - 4`` bits' worth of digits are printed. An enclosure with an
+    end at 0 proves no digit: its other end, to one digit, bounds the magnitude.
     """
     if value.is_nan:
         return "nan"
     known = value.known
     if known is not None:
         return _decimal(known, EXACT_DIGITS)
-    for end, text in ((value.lo, "-inf"), (value.hi, "inf")):
-        if end == (libmp.fninf if text == "-inf" else libmp.finf):
-            return text
-    lo, hi = _fraction(value.lo), _fraction(value.hi)
-    if lo <= 0 <= hi:
+    if value.lo == libmp.fninf:
+        return "-inf"
+    if value.hi == libmp.finf:
+        return "inf"
+    lo, hi = value.lo, value.hi
+    if libmp.mpf_sign(lo) != libmp.mpf_sign(hi) or lo == libmp.fzero or hi == libmp.fzero:
         # Not even the leading digit is proven: the bound of larger magnitude says how small it is.
-        return _decimal(hi if abs(hi) >= abs(lo) else lo, 1)
+        return _mpf_decimal(hi if libmp.mpf_cmp(libmp.mpf_abs(hi), libmp.mpf_abs(lo)) >= 0 else lo, 1)
     cap = max(1, int((bits - 4) * 0.30103))
-    # About log10(|value| / width) digits are proven; start a digit above and walk down.
-    ratio = min(abs(lo), abs(hi)) / (hi - lo)
-    start = min(cap, int(int(ratio).bit_length() * 0.30103) + 2)
+    # About log10(|value| / width) digits are proven; start there and walk down.
+    width = libmp.mpf_sub(hi, lo, 53, libmp.round_ceiling)
+    smaller = min(_top(lo), _top(hi))
+    start = max(1, min(cap, int((smaller - _top(width)) * 0.30103) + 1))
     for digits in range(start, 0, -1):
-        text = _decimal(lo, digits)
-        if text == _decimal(hi, digits):
+        text = _mpf_decimal(lo, digits)
+        if text == _mpf_decimal(hi, digits):
             return text
-    return _decimal(hi if abs(hi) >= abs(lo) else lo, 1)
+    return _mpf_decimal(hi if libmp.mpf_cmp(libmp.mpf_abs(hi), libmp.mpf_abs(lo)) >= 0 else lo, 1)
 
 
-def _fraction(value: Mpf) -> Fraction:
+def _top(value: Mpf) -> int:
+    return int(value[2] + value[3])
+
+
+def _mpf_decimal(value: Mpf, digits: int) -> str:
+    """A finite mpf correctly rounded to ``digits`` significant digits, in integer arithmetic."""
     sign, man, exp, _ = value
-    magnitude = Fraction(man << exp) if exp >= 0 else Fraction(man, 1 << -exp)
-    return -magnitude if sign else magnitude
+    context = _context(digits)
+    if exp >= 0:
+        quotient = context.plus(decimal.Decimal(man << exp))
+    else:
+        quotient = context.divide(decimal.Decimal(man), decimal.Decimal(1 << -exp))
+    text = str(quotient.normalize(context))
+    return "-" + text if sign and text != "0" else text
+
+
+@functools.cache
+def _context(digits: int) -> decimal.Context:
+    return decimal.Context(prec=digits, rounding=decimal.ROUND_HALF_EVEN, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 
 def _decimal(value: Fraction, digits: int) -> str:

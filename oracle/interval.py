@@ -189,6 +189,8 @@ def of_fraction(value: Fraction) -> Interval:
 
 def _rational(a: Interval, b: Interval, operation: str) -> Interval | None:
     """The exact result of ``a operation b`` when both values are known, else None."""
+    if not (a.rational is not None or a.lo == a.hi) or not (b.rational is not None or b.lo == b.hi):
+        return None
     x, y = a.known, b.known
     if x is None or y is None:
         return None

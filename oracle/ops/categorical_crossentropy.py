@@ -109,7 +109,9 @@ def sample(
         loss, grads = crossentropy_logits(v, row)
     else:
         loss, grads = crossentropy_probabilities(v, row, semantics)
-    return _reduce.Sample(loss, grads, applied)
+    # Equal (label, row) pairs have equal losses: the key lets their sample weights add first.
+    key = (tuple(y.lo for y in label), tuple(row)) if all(y.exact for y in label) else None
+    return _reduce.Sample(loss, grads, applied, key=key)
 
 
 def class_rows(y_pred: np.ndarray, axis: int) -> tuple[np.ndarray, list[list[float]]]:
