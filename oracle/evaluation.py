@@ -129,9 +129,9 @@ def _already_in(array: np.ndarray, fmt: FloatFormat) -> bool:
     return bool(same.all() and (np.signbit(back) == np.signbit(array)).all())
 
 
-def cache_key(
-    op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], dtype: str, semantics: Semantics
-) -> str:
+def batch_key(op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], dtype: str) -> str:
+    """The cache file of a (case, dtype): every semantics' answer for these exact inputs."""
+
     def encode(value: Any) -> Any:
         if isinstance(value, np.ndarray):
             # The exact bits (signed zeros included), hashed: a 1e5-element input costs no JSON.
@@ -149,11 +149,15 @@ def cache_key(
         "oracle": ORACLE_VERSION,
         "op": op,
         "dtype": dtype,
-        "semantics": semantics.key(),
         "params": {k: encode(v) for k, v in sorted(params.items())},
         "inputs": {k: encode(v) for k, v in sorted(inputs.items())},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def entry_key(semantics: Semantics) -> str:
+    """The entry of a batch: which semantics the record answers."""
+    return json.dumps(semantics.key(), sort_keys=True)
 
 
 def _exact_token(value: float | int) -> str | int:
@@ -177,13 +181,14 @@ def evaluate(
     fmt = FORMATS[dtype]
     params, rounded = round_inputs(op, params, inputs, fmt)
     definition(op).check(params, rounded)
-    key = cache_key(op, params, rounded, dtype, semantics) if cache is not None else ""
-    if cache is not None and (record := cache.get(key)) is not None:
+    batch = batch_key(op, params, rounded, dtype) if cache is not None else ""
+    entry = entry_key(semantics)
+    if cache is not None and (record := cache.get(batch, entry)) is not None:
         return OracleResult.from_record(record)
     with using_backend(backend):
         result = _ziv(op, params, rounded, fmt, semantics)
     if cache is not None:
-        cache.put(key, result.to_record())
+        cache.put(batch, entry, result.to_record())
     return result
 
 
