@@ -22,6 +22,8 @@ from .interval import Interval, Mpf
 
 #: Significant digits of an exact (dyadic or rational) value's decimal string.
 EXACT_DIGITS = 40
+#: Binary exponents beyond which decimal strings come from mpmath, not exact integers.
+HUGE_EXPONENT = 1 << 16
 
 
 def round_mpf(value: Mpf, fmt: FloatFormat, toward: int = EXACT) -> float:
@@ -92,6 +94,10 @@ def _top(value: Mpf) -> int:
 def _mpf_decimal(value: Mpf, digits: int) -> str:
     """A finite mpf correctly rounded to ``digits`` significant digits, in integer arithmetic."""
     sign, man, exp, _ = value
+    if abs(exp) > HUGE_EXPONENT:
+        # e**-(3e38) and the like: no exact integer of that size exists; mpmath's own conversion
+        # (guard digits over the digits asked) prints it.
+        return str(libmp.to_str(value, digits))
     context = _context(digits)
     if exp >= 0:
         quotient = context.plus(decimal.Decimal(man << exp))

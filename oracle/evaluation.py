@@ -21,6 +21,8 @@ import numpy as np
 
 from .cache import DiskCache
 from .decide import decide, exact_decimal
+from .fast import KERNELS, covers, proven_digits, round_to
+from .fast import decide as decide_fast
 from .formats import FORMATS, FloatFormat, numpy_dtype, round_float
 from .interval import Interval, working_precision
 from .kernels import using_backend
@@ -110,8 +112,8 @@ def _round_array(data: Any, fmt: FloatFormat) -> np.ndarray:
     array = np.asarray(data, dtype=np.float64)
     if not array.size or _already_in(array, fmt):
         return array
-    rounded: np.ndarray = np.vectorize(lambda v: round_float(float(v), fmt), otypes=[np.float64])(array)
-    return rounded
+    # One vectorised rounding (nearest, ties to even, once); the tests pin it to round_float.
+    return round_to(array, fmt)
 
 
 def _already_in(array: np.ndarray, fmt: FloatFormat) -> bool:
@@ -173,10 +175,12 @@ def evaluate(
     *,
     backend: str = "mpmath",
     cache: DiskCache | None = None,
+    fast: bool = True,
 ) -> OracleResult:
     """The exact answer for ``op`` at ``inputs`` rounded to ``dtype``, under ``semantics``.
 
-    Raises :class:`oracle.ops.InvalidInput` where the input has no valid answer.
+    ``fast`` lets the certified float64 path (:mod:`oracle.fast`) decide what it can: the same
+    bits, sooner. Raises :class:`oracle.ops.InvalidInput` where the input has no valid answer.
     """
     fmt = FORMATS[dtype]
     params, rounded = round_inputs(op, params, inputs, fmt)
@@ -186,7 +190,10 @@ def evaluate(
     if cache is not None and (record := cache.get(batch, entry)) is not None:
         return OracleResult.from_record(record)
     with using_backend(backend):
-        result = _ziv(op, params, rounded, fmt, semantics)
+        if fast and covers(op, fmt, dict(semantics.settings)):
+            result = _fast_then_exact(op, params, rounded, fmt, semantics)
+        else:
+            result = _ziv(op, params, rounded, fmt, semantics)
     if cache is not None:
         cache.put(batch, entry, result.to_record())
     return result
@@ -222,6 +229,33 @@ def _ziv(
         np.array(grads, dtype=np.float64).reshape(enclosures.grad_shape),
         tuple(grad_exact),
         bits,
+    )
+
+
+def _fast_then_exact(
+    op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], fmt: FloatFormat, semantics: Semantics
+) -> OracleResult:
+    """The fast path's decided elements, the exact path's answer for the rest (elementwise ops:
+    an element's answer depends on its own inputs only)."""
+    balls = KERNELS[op](params, inputs)
+    if balls is None:
+        return _ziv(op, params, inputs, fmt, semantics)
+    values, values_ok = decide_fast(balls.value, balls.value_radius, balls.value_sign, fmt)
+    grads, grads_ok = decide_fast(balls.grad, balls.grad_radius, balls.grad_sign, fmt)
+    value_exact = proven_digits(balls.value, balls.value_radius, balls.value_sign)
+    grad_exact = proven_digits(balls.grad, balls.grad_radius, balls.grad_sign)
+    shape = np.shape(inputs[definition(op).prediction])
+    left = np.flatnonzero(~(values_ok & grads_ok))
+    bits = 53
+    if left.size:
+        subset = {name: np.broadcast_to(array, shape).ravel()[left] for name, array in inputs.items()}
+        exact = _ziv(op, params, subset, fmt, semantics)
+        values[left], grads[left] = exact.value.ravel(), exact.grad.ravel()
+        for position, index in enumerate(left.tolist()):
+            value_exact[index], grad_exact[index] = exact.value_exact[position], exact.grad_exact[position]
+        bits = exact.bits
+    return OracleResult(
+        fmt.name, values.reshape(shape), tuple(value_exact), grads.reshape(shape), tuple(grad_exact), bits
     )
 
 

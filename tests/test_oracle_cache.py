@@ -21,6 +21,7 @@ def test_a_warm_cache_answers_without_computing(tmp_path, monkeypatch):
         raise AssertionError("the oracle computed again")
 
     monkeypatch.setattr(evaluation, "_ziv", refuse)
+    monkeypatch.setattr(evaluation, "_fast_then_exact", refuse)
     warm = evaluate("binary_crossentropy", PARAMS, INPUTS, "float32", cache=cache)
     assert warm.to_record() == cold.to_record()
     with pytest.raises(AssertionError, match="computed again"):
@@ -62,6 +63,7 @@ def test_every_semantics_of_a_case_and_dtype_shares_one_file(tmp_path, monkeypat
         raise AssertionError("the oracle computed again")
 
     monkeypatch.setattr(evaluation, "_ziv", refuse)
+    monkeypatch.setattr(evaluation, "_fast_then_exact", refuse)
     # Both answers survive in the one file, each under its own semantics (the clip makes them differ).
     again = evaluate("binary_crossentropy", {}, probabilities, "float32", cache=DiskCache(tmp_path))
     assert again.to_record() == ideal.to_record()
