@@ -13,6 +13,7 @@ Three checks, from cheap and wide to slow and exact:
 """
 
 import math
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -156,3 +157,19 @@ def test_the_fast_path_gives_the_exact_paths_bits(dtype):
             differ = got.view(np.int64) != want.view(np.int64)
             nan_both = np.isnan(got) & np.isnan(want)
             assert not np.any(differ & ~nan_both), (op, dtype, inputs["x" if "x" in inputs else "y_pred"][differ][:5])
+        for fast_text, exact_text in zip(fast.value_exact + fast.grad_exact, exact.value_exact + exact.grad_exact):
+            _agree(fast_text, exact_text)
+
+
+def _agree(fast_text: str, exact_text: str) -> None:
+    """Both strings show proven digits of one value: they differ by less than a unit in the last
+    place of the fast one (its digits are a correct rounding of that value)."""
+    if exact_text in ("nan", "inf", "-inf") or "e" not in fast_text:
+        return
+    mantissa, _, exponent = fast_text.partition("e")
+    if "." in mantissa:
+        exponent = str(int(exponent) - len(mantissa.split(".")[1]))
+    if len(mantissa.strip("-").replace(".", "").lstrip("0")) <= 1:
+        return  # one digit may be a bound (a ball with an end at 0), not a rounding
+    unit = Decimal(10) ** int(exponent)
+    assert abs(Decimal(fast_text) - Decimal(exact_text)) <= unit, (fast_text, exact_text)
