@@ -10,6 +10,7 @@ reported as such, never guessed.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -30,7 +31,7 @@ from .ops import InputKind, definition
 from .semantics import IDEAL, Semantics
 
 #: Bump when a formula changes: it is part of every cache key.
-ORACLE_VERSION = "5"
+ORACLE_VERSION = "6"
 MAX_BITS = 1 << 14
 FIRST_GUARD_BITS = 32
 
@@ -56,31 +57,41 @@ class OracleResult:
     bits: int
 
     def to_record(self) -> dict[str, Any]:
+        """A JSON-able record that costs little to write and read: the float bits as base64 of
+        little-endian float64, the decimal strings joined by newlines (they contain none)."""
         return {
             "dtype": self.dtype,
-            "value": [float(v).hex() for v in self.value.ravel()],
+            "value": _pack(self.value),
             "value_shape": list(self.value.shape),
-            "value_exact": list(self.value_exact),
-            "grad": [float(v).hex() for v in self.grad.ravel()],
+            "value_exact": "\n".join(self.value_exact),
+            "grad": _pack(self.grad),
             "grad_shape": list(self.grad.shape),
-            "grad_exact": list(self.grad_exact),
+            "grad_exact": "\n".join(self.grad_exact),
             "bits": self.bits,
         }
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> OracleResult:
         def array(name: str) -> np.ndarray:
-            flat = np.array([float.fromhex(v) for v in record[name]], dtype=np.float64)
+            flat = np.frombuffer(base64.b64decode(record[name]), dtype="<f8").astype(np.float64)
             return flat.reshape(tuple(record[f"{name}_shape"]))
+
+        def strings(name: str) -> tuple[str, ...]:
+            text = record[name]
+            return tuple(text.split("\n")) if text else ()
 
         return cls(
             record["dtype"],
             array("value"),
-            tuple(record["value_exact"]),
+            strings("value_exact"),
             array("grad"),
-            tuple(record["grad_exact"]),
+            strings("grad_exact"),
             int(record["bits"]),
         )
+
+
+def _pack(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, dtype="<f8").tobytes()).decode("ascii")
 
 
 def round_inputs(
