@@ -5,13 +5,12 @@ workload samples logits by magnitude (1e-30 to 1e3, both signs), labels from {0,
 0.9, 1} and probabilities in (0, 1), already values of each dtype, through the elementwise ops
 and binary cross-entropy (reduction none), one batch per (op, dtype) as a case would send it.
 
-    .venv/bin/python bench/oracle_throughput.py [--elements N] [--exact-elements M]
+    .venv/bin/python bench/oracle_throughput.py [--elements N]
 
 Per (op, dtype) it prints: the share the certified fast path decided, values per CPU-second
 with no cache, a cold cache and a warm one, and the floor: numpy evaluating the same formula
-in float64 (no rounding, no proof), as a ratio. float64 targets have no fast path yet: they are
-timed on ``--exact-elements`` elements of the exact path. CPU time, not wall time, so the
-figures hold per core on a shared machine.
+in float64 (no rounding, no proof), as a ratio. float64 targets run the fast path's kernels in
+long double. CPU time, not wall time, so the figures hold per core on a shared machine.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import numpy as np
 from oracle import evaluate
 from oracle.cache import DiskCache
 from oracle.evaluation import round_inputs
-from oracle.fast import KERNELS, decide
+from oracle.fast import KERNELS, decide, working_type
 from oracle.formats import FORMATS
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
@@ -77,8 +76,9 @@ def cpu_seconds(function: Callable[[], Any], repeat: int = 1) -> float:
 def decided_share(op: str, params: dict[str, Any], inputs: dict[str, Any], dtype: str) -> float:
     fmt = FORMATS[dtype]
     rounded_params, rounded = round_inputs(op, params, inputs, fmt)
-    balls = KERNELS[op](rounded_params, rounded)
-    if balls is None or dtype == "float64":
+    work = working_type(fmt)
+    balls = None if work is None else KERNELS[op](rounded_params, rounded, work)
+    if balls is None:
         return 0.0
     _, values = decide(balls.value, balls.value_radius, balls.value_sign, fmt)
     _, grads = decide(balls.grad, balls.grad_radius, balls.grad_sign, fmt)
@@ -89,12 +89,11 @@ def main() -> None:
     np.seterr(all="ignore")  # the numpy floor overflows exp(-x) to inf for x < -709, as it should
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--elements", type=int, default=200_000, help="elements per (op, dtype) batch")
-    parser.add_argument("--exact-elements", type=int, default=2_000, help="elements for float64 (exact path)")
     args = parser.parse_args()
     header = ("op", "dtype", "fast", "no cache/s", "cold/s", "warm/s", "numpy/s")
     print(" ".join(f"{h:>{w}}" for h, w in zip(header, (12, 9, 6, 11, 11, 11, 12))), "cold/numpy")
     for dtype in DTYPES:
-        size = args.exact_elements if dtype == "float64" else args.elements
+        size = args.elements
         for name, op, params, full_inputs, floor in jobs(size):
             # The batch as a case holds it: values of the dtype already.
             _, inputs = round_inputs(op, params, full_inputs, FORMATS[dtype])

@@ -66,7 +66,7 @@ def exact_decimal(value: Interval, bits: int) -> str:
         return "nan"
     known = value.known
     if known is not None:
-        return _decimal(known, EXACT_DIGITS)
+        return decimal_digits(known, EXACT_DIGITS)
     if value.lo == libmp.fninf:
         return "-inf"
     if value.hi == libmp.finf:
@@ -112,12 +112,10 @@ def _context(digits: int) -> decimal.Context:
     return decimal.Context(prec=digits, rounding=decimal.ROUND_HALF_EVEN, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 
-def _decimal(value: Fraction, digits: int) -> str:
+def decimal_digits(value: Fraction, digits: int) -> str:
     """``value`` correctly rounded (half even) to ``digits`` significant digits."""
     if value == 0:
         return "0"
-    context = decimal.Context(
-        prec=digits, rounding=decimal.ROUND_HALF_EVEN, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN
-    )
+    context = _context(digits)
     quotient = context.divide(decimal.Decimal(value.numerator), decimal.Decimal(value.denominator))
     return str(quotient.normalize(context))

@@ -22,7 +22,7 @@ import numpy as np
 
 from .cache import DiskCache
 from .decide import decide, exact_decimal
-from .fast import KERNELS, covers, proven_digits, round_to
+from .fast import KERNELS, covers, proven_digits, round_to, working_type
 from .fast import decide as decide_fast
 from .formats import FORMATS, FloatFormat, numpy_dtype, round_float
 from .interval import Interval, working_precision
@@ -248,7 +248,7 @@ def _fast_then_exact(
 ) -> OracleResult:
     """The fast path's decided elements, the exact path's answer for the rest (elementwise ops:
     an element's answer depends on its own inputs only)."""
-    balls = KERNELS[op](params, inputs)
+    balls = KERNELS[op](params, inputs, working_type(fmt))
     if balls is None:
         return _ziv(op, params, inputs, fmt, semantics)
     values, values_ok = decide_fast(balls.value, balls.value_radius, balls.value_sign, fmt)

@@ -16,23 +16,39 @@ RELATIVE = 2**-44: a factor 4 of slack, at no cost, since float32 needs only 2**
 
 Covered: the ideal (no variant) of softplus, log_sigmoid, sigmoid (any cotangent) and
 binary cross-entropy on logits or probabilities with ``reduction: none``, no smoothing and
-no sample weight, into float32, float16 and bfloat16. float64 targets need double-double
-kernels: not written yet, so they take the exact path.
+no sample weight, into float32, float16 and bfloat16 (float64 kernels) and into float64
+(the same kernels in 80-bit long double, where the platform has it; elsewhere float64 targets
+take the exact path).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
+from .decide import decimal_digits
 from .formats import FloatFormat
 
 RELATIVE = 2.0**-44
 ABSOLUTE = 2.0**-1060  # covers 4 ulps of a float64 subnormal result, and its propagation
 DIGIT_CAP = 12  # a ball of 2**-44 proves at most 13 digits
+
+#: float64 targets: the same kernels in x87 80-bit long double (u = 2**-64; glibc's expl, logl and
+#: log1pl within 4 ulps), where numpy has it. Every bound above, in its u, is below 2**-58 S.
+LONG_DOUBLE = np.finfo(np.longdouble).nmant >= 63
+RELATIVE_LONG, ABSOLUTE_LONG, DIGIT_CAP_LONG = 2.0**-56, np.longdouble(2.0) ** -16000, 15
+
+
+def working_type(fmt: FloatFormat) -> Any:
+    """float64 for the narrow targets, long double for float64 (None: no fast path)."""
+    if fmt.name != "float64":
+        return np.float64
+    return np.longdouble if LONG_DOUBLE else None
+
 
 #: The sign of a true value where a kernel knows it (an underflowed exp leaves a ball around
 #: 0 that only the sign decides): +1, -1, 0 for an exact zero, UNKNOWN elsewhere.
@@ -55,6 +71,8 @@ def _radius(*terms: np.ndarray) -> np.ndarray:
     total = np.zeros_like(terms[0])
     for term in terms:
         total = total + np.abs(term)
+    if total.dtype == np.longdouble:
+        return total * RELATIVE_LONG + ABSOLUTE_LONG
     return RELATIVE * total + ABSOLUTE
 
 
@@ -158,7 +176,7 @@ def decide(value: np.ndarray, radius: np.ndarray, sign: np.ndarray, fmt: FloatFo
     one_sign = (lo > 0) | (hi < 0) | (sign == 1) | (sign == -1)
     decided = np.isfinite(value) & np.isfinite(radius) & one_sign & (low == high)
     zero = sign == 0
-    return np.where(zero, 0.0, low), decided | zero
+    return np.where(zero, 0.0, low).astype(np.float64), decided | zero
 
 
 def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray) -> list[str]:
@@ -178,7 +196,9 @@ def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray) -> li
         hi = np.where(sign == -1, np.minimum(value + radius, 0.0), value + radius)
         estimate = np.floor(np.log10(np.abs(value) / (2 * radius)))
         top = np.floor(np.log10(np.abs(value)))
-    digits = np.clip(np.nan_to_num(estimate, nan=1.0, posinf=DIGIT_CAP), 1, DIGIT_CAP).astype(np.int64)
+    cap = DIGIT_CAP_LONG if value.dtype == np.longdouble else DIGIT_CAP
+    ten = np.longdouble(10) if value.dtype == np.longdouble else np.float64(10)
+    digits = np.clip(np.nan_to_num(estimate, nan=1.0, posinf=cap), 1, cap).astype(np.int64)
     out[sign == 0] = "0"
     settled = sign == 0
     no_digit = ~settled & ~((lo > 0) | (hi < 0))
@@ -188,7 +208,7 @@ def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray) -> li
     while pending.any():
         index = np.flatnonzero(pending)
         exponent = top[index].astype(np.int64) - digits[index] + 1
-        scale = 10.0 ** exponent.astype(np.float64)
+        scale = np.power(ten, exponent.astype(value.dtype))
         low, high = lo[index] / scale, hi[index] / scale
         near_tie = (np.abs(low - np.floor(low) - 0.5) < 1e-3) | (np.abs(high - np.floor(high) - 0.5) < 1e-3)
         agree = (np.rint(low) == np.rint(high)) & ~near_tie
@@ -202,38 +222,41 @@ def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray) -> li
         slow[give_up], pending[give_up] = True, False
         digits[index[~agree & ~near_tie]] -= 1
     for chosen in np.flatnonzero(slow).tolist():
-        out[chosen] = _printf_digits(float(lo[chosen]), float(hi[chosen]), int(digits[chosen]))
-    if no_digit.any():
-        out[no_digit] = np.char.mod("%.0e", bound[no_digit])
+        out[chosen] = _slow_digits(lo[chosen], hi[chosen], int(digits[chosen]))
+    for chosen in np.flatnonzero(no_digit).tolist():
+        end = bound[chosen]  # NaN and inf only where the element is undecided (the exact path writes it)
+        out[chosen] = decimal_digits(Fraction(*end.as_integer_ratio()), 1) if np.isfinite(end) else str(float(end))
     return [str(text) for text in out.tolist()]
 
 
-def _printf_digits(lo: float, hi: float, digits: int) -> str:
+def _slow_digits(lo: Any, hi: Any, digits: int) -> str:
+    """Exact decimal roundings of the two ends (as rationals), for the few elements near a tie."""
+    low, high = Fraction(*lo.as_integer_ratio()), Fraction(*hi.as_integer_ratio())
     for count in range(digits, 0, -1):
-        text = f"{lo:.{count - 1}e}"
-        if text == f"{hi:.{count - 1}e}":
+        text = decimal_digits(low, count)
+        if text == decimal_digits(high, count):
             return text
-    return f"{hi if abs(hi) >= abs(lo) else lo:.0e}"
+    return decimal_digits(high if abs(high) >= abs(low) else low, 1)
 
 
-Kernel = Callable[[Mapping[str, Any], Mapping[str, np.ndarray]], Balls | None]
+Kernel = Callable[[Mapping[str, Any], Mapping[str, np.ndarray], Any], Balls | None]
 
 
 def _elementwise(name: str) -> Kernel:
-    def kernel(params: Mapping[str, Any], inputs: Mapping[str, np.ndarray]) -> Balls | None:
-        x = np.asarray(inputs["x"], dtype=np.float64)
+    def kernel(params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], work: Any) -> Balls | None:
+        x = np.asarray(inputs["x"], dtype=work)
         cotangent = inputs.get("cotangent")
-        c = np.ones_like(x) if cotangent is None else np.broadcast_to(np.asarray(cotangent, np.float64), x.shape)
+        c = np.ones_like(x) if cotangent is None else np.broadcast_to(np.asarray(cotangent, work), x.shape)
         return sigmoid_family(name, x.ravel(), np.ascontiguousarray(c).ravel())
 
     return kernel
 
 
-def _bce(params: Mapping[str, Any], inputs: Mapping[str, np.ndarray]) -> Balls | None:
+def _bce(params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], work: Any) -> Balls | None:
     if params["reduction"] != "none" or params["sample_weight"] is not None or float(params["label_smoothing"]):
         return None
-    y = np.asarray(inputs["y_true"], dtype=np.float64).ravel()
-    p = np.asarray(inputs["y_pred"], dtype=np.float64).ravel()
+    y = np.asarray(inputs["y_true"], dtype=work).ravel()
+    p = np.asarray(inputs["y_pred"], dtype=work).ravel()
     if params["from_logits"]:
         return bce_logits(y, p)
     balls = bce_probabilities(y, p)
@@ -257,4 +280,4 @@ KERNELS: dict[str, Kernel] = {
 
 
 def covers(op: str, fmt: FloatFormat, settings: Mapping[str, Any]) -> bool:
-    return op in KERNELS and fmt.name != "float64" and not settings
+    return op in KERNELS and working_type(fmt) is not None and not settings

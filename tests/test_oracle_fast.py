@@ -137,7 +137,7 @@ def test_each_ball_holds_the_long_double_reference_on_a_million_elements(kernel)
     assert decided_total / checked > 0.99
 
 
-@pytest.mark.parametrize("dtype", TARGETS)
+@pytest.mark.parametrize("dtype", (*TARGETS, "float64"))
 def test_the_fast_path_gives_the_exact_paths_bits(dtype):
     rng = np.random.default_rng(3)
     x, y, p, c = _inputs(dtype, rng)
