@@ -182,7 +182,7 @@ def decide(value: np.ndarray, radius: np.ndarray, sign: np.ndarray, fmt: FloatFo
 
 
 def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray) -> list[str]:
-    """Decimal strings ``<integer>e<exponent>`` with only the digits both ends of a ball agree on.
+    """Decimal strings ``d.ddde±x`` with only the digits both ends of a ball agree on.
 
     Rounding to a decimal quantum 10**k is monotone, so where both ends round to the same
     integer multiple M of 10**k, so does the value between them. The quotient end / 10**k is
@@ -215,8 +215,7 @@ def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray) -> li
         near_tie = (np.abs(low - np.floor(low) - 0.5) < 1e-3) | (np.abs(high - np.floor(high) - 0.5) < 1e-3)
         agree = (np.rint(low) == np.rint(high)) & ~near_tie
         done = index[agree]
-        mantissa = np.rint(low[agree]).astype(np.int64).astype(str)
-        out[done] = np.strings.add(np.strings.add(mantissa, "e"), exponent[agree].astype(str)).tolist()
+        out[done] = _scientific(np.rint(low[agree]).astype(np.int64), exponent[agree]).tolist()
         pending[done] = False
         slow[index[near_tie]] = True
         pending[index[near_tie]] = False
@@ -229,6 +228,18 @@ def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray) -> li
         end = bound[chosen]  # NaN and inf only where the element is undecided (the exact path writes it)
         out[chosen] = decimal_digits(Fraction(*end.as_integer_ratio()), 1) if np.isfinite(end) else str(float(end))
     return [str(text) for text in out.tolist()]
+
+
+def _scientific(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """``M * 10**k`` as ``d.ddde±x`` (printf's look), vectorised: "-1.25e-07" for (-125, -9)."""
+    digits = np.abs(mantissa).astype(str)
+    length = np.strings.str_len(digits)
+    head, tail = np.strings.slice(digits, 0, 1), np.strings.slice(digits, 1, None)
+    body = np.where(length > 1, np.strings.add(np.strings.add(head, "."), tail), head)
+    power = exponent + length - 1
+    sign = np.where(power < 0, "e-", "e+")
+    text = np.strings.add(np.strings.add(body, sign), np.abs(power).astype(str))
+    return np.where(mantissa < 0, np.strings.add("-", text), text)
 
 
 def _slow_digits(lo: Any, hi: Any, digits: int) -> str:
