@@ -81,66 +81,82 @@ def exact_sum(values: list[float]) -> Interval:
 def _log_softmax(x: list[float], cotangent: list[float]) -> tuple[Values, Values]:
     """Values -nls_k; gradient c_j - s_j C, C = sum c.
 
-    Two arrangements, intersected: (c_j S - e_j C) / S, its numerator grouped by distinct
-    logit so that an exact 0 comes out exact, and c_j - C e_j / S, which keeps a negligible
-    s_j next to an exact c_j at the enclosure's edge (x [0, -12000, -12000]: s_0 = 1 - 2e-5212
-    beside a cotangent sum of 2**-24, decided without 17,000 bits).
+    Exact zeros: c_j S - e_j C = sum over distinct live logits u of e(u) (c_j n_u - [x_j = u] C),
+    n_u the count of u; by Lindemann-Weierstrass it vanishes only when every coefficient does:
+    with two or more distinct live logits that is c_j = C = 0, with one, c_j n = C (and c_j = 0
+    where x_j = -inf, which has no C term). Otherwise two
+    arrangements are intersected: (c_j S - e_j C) / S, and c_j - C e_j / S, which keeps a
+    negligible s_j beside an exact c_j at the enclosure's edge (x [0, -12000, -12000]:
+    s_0 = 1 - 2e-5212 beside a cotangent sum of 2**-24, decided without 17,000 bits).
     """
     row = decompose(x)
     if not row.has_limit:
         return [NAN] * len(x), [NAN] * len(x)
     weight = exact_sum(cotangent)
     values = [-v for v in row.neg_log_softmax]
-    exps = _distinct_exps(x, row.scaled_exp)
-    total = Fraction(0) if weight.known is None else weight.known
+    groups = _live_groups(x, row.scaled_exp)
+    total = weight.known
     grads = []
-    for c, v, e in zip(cotangent, x, row.scaled_exp):
-        # c_j S - e_j C = sum over distinct logits u of e(u) (c_j n_u - [x_j = u] C), n_u its count.
-        numerator = _combination({u: Fraction(c) * n - (total if u == v else 0) for u, (n, _) in exps.items()}, exps)
-        if numerator is ZERO or weight.known is None:
-            grads.append(ZERO if numerator is ZERO else (Interval.of(c) * row.total - e * weight) / row.total)
+    for c, e in zip(cotangent, row.scaled_exp):
+        if total is not None and _log_softmax_zero(Fraction(c), total, groups, e is not ZERO):
+            grads.append(ZERO)
             continue
-        grads.append(intersect(numerator / row.total, Interval.of(c) - weight * (e / row.total)))
+        direct = (Interval.of(c) * row.total - e * weight) / row.total
+        grads.append(direct if total is None else intersect(direct, Interval.of(c) - weight * (e / row.total)))
     return values, grads
+
+
+def _log_softmax_zero(c: Fraction, total: Fraction, groups: dict[float, tuple[int, Fraction]], live: bool) -> bool:
+    """Whether every coefficient c_j n_u - [x_j = u] C vanishes (a -inf x_j has no C term)."""
+    if not live:
+        return c == 0
+    if len(groups) == 1:
+        ((count, _),) = groups.values()
+        return c * count == total
+    return c == 0 and total == 0
 
 
 def _softmax(x: list[float], cotangent: list[float]) -> tuple[Values, Values]:
     """Values e_k / S; gradient s_j (c_j - sum_i c_i s_i) = e_j sum_i (c_j - c_i) e_i / S**2.
 
-    The sum is grouped by distinct logit u (coefficient sum of c_j - c_i over x_i = u, exact),
-    so the gradient is an exact 0 exactly when every coefficient is: exponentials of distinct
-    rationals are linearly independent over the rationals (Lindemann-Weierstrass), so no
-    other combination of them vanishes.
+    Grouped by distinct live logit u, the sum is sum_u e(u) (c_j n_u - D_u) with D_u the sum of
+    the cotangents at u: by Lindemann-Weierstrass (exponentials of distinct rationals are
+    linearly independent over the rationals) it is 0 exactly when c_j = D_u / n_u for every u,
+    that is when every group's mean cotangent is c_j. The value itself is grouped by distinct
+    cotangent, so a constant cotangent cancels nothing either.
     """
     row = decompose(x)
     if not row.has_limit:
         return [NAN] * len(x), [NAN] * len(x)
-    exps = _distinct_exps(x, row.scaled_exp)
+    means = {total / count for count, total in _live_groups(x, row.scaled_exp, cotangent).values()}
+    shared_mean = next(iter(means)) if len(means) == 1 else None
+    by_cotangent: dict[float, list[Interval]] = {}
+    for c, e in zip(cotangent, row.scaled_exp):
+        by_cotangent.setdefault(c, []).append(e)
+    mass = {u: fsum(es) for u, es in by_cotangent.items()}
     square = row.total * row.total
     values = [e / row.total for e in row.scaled_exp]
     grads = []
     for c, e in zip(cotangent, row.scaled_exp):
-        coefficients: dict[float, Fraction] = {}
-        for u, ci in zip(x, cotangent):
-            coefficients[u] = coefficients.get(u, Fraction(0)) + Fraction(c) - Fraction(ci)
-        spread = _combination(coefficients, exps)
-        grads.append(ZERO if spread is ZERO else e * spread / square)
+        if shared_mean is not None and Fraction(c) == shared_mean:
+            grads.append(ZERO)
+            continue
+        spread = fsum([(Interval.of(c) - Interval.of(u)) * m for u, m in mass.items() if u != c])
+        grads.append(e * spread / square)
     return values, grads
 
 
-def _distinct_exps(x: list[float], scaled_exp: Values) -> dict[float, tuple[int, Interval]]:
-    """Each distinct logit's count and exp(x - x_top) (the same enclosure for equal logits)."""
-    exps: dict[float, tuple[int, Interval]] = {}
-    for v, e in zip(x, scaled_exp):
-        count, first = exps.get(v, (0, e))
-        exps[v] = (count + 1, first)
-    return exps
-
-
-def _combination(coefficients: dict[float, Fraction], exps: dict[float, tuple[int, Interval]]) -> Interval:
-    """sum_u coefficient_u exp(u - x_top): the object ZERO when every coefficient is 0."""
-    terms = [Interval.of(q) * exps[u][1] for u, q in coefficients.items() if q != 0]
-    return fsum(terms) if terms else ZERO
+def _live_groups(
+    x: list[float], scaled_exp: Values, cotangent: list[float] | None = None
+) -> dict[float, tuple[int, Fraction]]:
+    """Each distinct logit with a non-zero exponential: its count and its cotangents' exact sum."""
+    groups: dict[float, tuple[int, Fraction]] = {}
+    for k, (v, e) in enumerate(zip(x, scaled_exp)):
+        if e is ZERO:
+            continue
+        count, total = groups.get(v, (0, Fraction(0)))
+        groups[v] = (count + 1, total + (Fraction(cotangent[k]) if cotangent is not None else 0))
+    return groups
 
 
 def _logsumexp(x: list[float], cotangent: float) -> tuple[Interval, Values]:
