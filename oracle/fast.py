@@ -100,17 +100,17 @@ def sigmoid_family(name: str, x: np.ndarray, cotangent: np.ndarray) -> Balls:
     Derivative bounds: sigmoid 18u, times c: 19u; sigmoid' = s sigmoid(-x): 18u + 18u + u,
     times c: 38u < 2**-47.
     """
-    with np.errstate(all="ignore"):
-        s, complement = _sigmoid_pair(x)
     positive = np.ones(x.shape, dtype=np.int8)
-    if name == "softplus":
-        value, grad, value_sign = _softplus(x), s * cotangent, positive
-    elif name == "log_sigmoid":
-        value, grad, value_sign = -_softplus(-x), complement * cotangent, -positive
-    else:
-        value, grad, value_sign = s, s * complement * cotangent, positive
-    # s and sigmoid(-x) are > 0 for finite x: the derivative has the cotangent's sign (0: exactly 0).
-    grad_sign = np.where(np.isfinite(x), np.sign(cotangent), UNKNOWN).astype(np.int8)
+    with np.errstate(all="ignore"):  # infinite inputs and cotangents: NaN or inf, left undecided
+        s, complement = _sigmoid_pair(x)
+        if name == "softplus":
+            value, grad, value_sign = _softplus(x), s * cotangent, positive
+        elif name == "log_sigmoid":
+            value, grad, value_sign = -_softplus(-x), complement * cotangent, -positive
+        else:
+            value, grad, value_sign = s, s * complement * cotangent, positive
+        # s and sigmoid(-x) are > 0 for finite x: the derivative has the cotangent's sign (0: exactly 0).
+        grad_sign = np.where(np.isfinite(x) & np.isfinite(cotangent), np.sign(cotangent), UNKNOWN).astype(np.int8)
     return Balls(value, _radius(value), grad, _radius(grad), value_sign, grad_sign)
 
 
