@@ -1,10 +1,15 @@
-"""A disk cache of oracle results, safe for concurrent writers.
+"""A disk cache of oracle results, one file per (case, dtype) batch, safe for concurrent writers.
 
-One JSON file per key under ``<root>/<2 hex>/<key>.json``. Writers write a temporary
-file in the same folder and ``os.replace`` it into place: readers see the old file,
-the new one or none, never half of one, and two writers of the same key write the
-same bytes. The key covers everything the answer depends on (see
-:func:`oracle.evaluate.cache_key`), including the oracle's version.
+Every result for one op, params, inputs and dtype (the ideal and each combination of
+variants the judge asks about) lives in one JSON file under ``<root>/<2 hex>/<batch>.json``,
+mapping an entry key (the semantics) to its record: a case costs one file per dtype, not one
+per question asked of it. The batch key covers everything the answers depend on but the
+semantics (see :func:`oracle.evaluation.batch_key`), including the oracle's version.
+
+Writers merge their entry into what the file holds now, write a temporary file in the same
+folder and ``os.replace`` it into place: readers see a whole old file, a whole new one or
+none, never half of one. Two writers adding different entries to one batch at the same
+moment may keep only one of them; the other is computed again next time, never wrong.
 """
 
 from __future__ import annotations
@@ -28,24 +33,29 @@ class DiskCache:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+    def _path(self, batch: str) -> Path:
+        return self.root / batch[:2] / f"{batch}.json"
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def _read(self, batch: str) -> dict[str, Any]:
         try:
-            with self._path(key).open(encoding="utf-8") as handle:
-                loaded: dict[str, Any] = json.load(handle)
-                return loaded
+            with self._path(batch).open(encoding="utf-8") as handle:
+                loaded = json.load(handle)
         except (FileNotFoundError, json.JSONDecodeError):
-            return None
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
 
-    def put(self, key: str, record: dict[str, Any]) -> None:
-        path = self._path(key)
+    def get(self, batch: str, entry: str) -> dict[str, Any] | None:
+        record = self._read(batch).get(entry)
+        return record if isinstance(record, dict) else None
+
+    def put(self, batch: str, entry: str, record: dict[str, Any]) -> None:
+        path = self._path(batch)
         path.parent.mkdir(parents=True, exist_ok=True)
+        records = {**self._read(batch), entry: record}
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(record, out, separators=(",", ":"))
+                json.dump(records, out, separators=(",", ":"))
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

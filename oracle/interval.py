@@ -1,9 +1,15 @@
 """Enclosures of real numbers: the arithmetic every oracle formula is written in.
 
 An :class:`Interval` is either *exact* (``lo == hi``: the value is that dyadic) or a
-*strict* enclosure (``lo < value < hi``). Basic operations round outward with mpmath's
-correctly rounded directed arithmetic, so the invariant holds by construction; the
-transcendental kernels (:mod:`oracle.kernels`) keep it by widening.
+*strict* enclosure (``lo < value < hi``). A strict enclosure may also know its value as
+an exact rational (``rational``): a mean over three samples, a smoothing of ls / 3, a
+ratio of two inputs. Arithmetic on known values stays exact (Fractions, or mpf sums and
+products without rounding), so an exact result reached through a division is decided
+by rounding the rational itself, never by an enclosure that straddles its midpoint.
+
+Basic operations on enclosures round outward with mpmath's correctly rounded directed
+arithmetic, so the invariant holds by construction; the transcendental kernels
+(:mod:`oracle.kernels`) keep it by widening.
 
 Strictness is what makes rounding decidable without ever computing a negligible
 tail: if ``lo`` is exactly a rounding midpoint, the value is strictly above it and
@@ -49,21 +55,20 @@ def precision() -> int:
 class Interval:
     """A value known exactly (``lo == hi``) or strictly inside ``(lo, hi)``."""
 
-    __slots__ = ("hi", "lo")
+    __slots__ = ("hi", "lo", "rational")
 
-    def __init__(self, lo: Mpf, hi: Mpf | None = None) -> None:
+    def __init__(self, lo: Mpf, hi: Mpf | None = None, rational: Fraction | None = None) -> None:
         self.lo = lo
         self.hi = lo if hi is None else hi
+        #: The exact value of a strict enclosure whose value is a non-dyadic rational.
+        self.rational = rational
 
     # -- construction -------------------------------------------------------
     @classmethod
     def of(cls, value: float | int | Fraction) -> Interval:
         """An exact interval; floats are taken bit for bit, never via decimal."""
         if isinstance(value, Fraction):
-            if value.denominator & (value.denominator - 1):
-                raise ValueError(f"{value} is not dyadic")
-            shift = value.denominator.bit_length() - 1
-            return cls(libmp.from_man_exp(value.numerator, -shift))
+            return of_fraction(value)
         if isinstance(value, int):
             return cls(libmp.from_int(value))
         return cls(libmp.from_float(value))
@@ -76,12 +81,33 @@ class Interval:
     def is_nan(self) -> bool:
         return bool(self.lo == libmp.fnan or self.hi == libmp.fnan)
 
+    @property
+    def known(self) -> Fraction | None:
+        """The exact value as a rational, when it is known and finite."""
+        if self.rational is not None:
+            return self.rational
+        if self.lo is not self.hi and self.lo != self.hi:
+            return None
+        if self.lo in _NON_FINITE:
+            return None
+        sign, man, exp, _ = self.lo
+        magnitude = Fraction(man << exp) if exp >= 0 else Fraction(man, 1 << -exp)
+        return -magnitude if sign else magnitude
+
+    def _finite_dyadic(self) -> bool:
+        return self.rational is None and self.lo == self.hi and self.lo not in _NON_FINITE
+
     # -- arithmetic ---------------------------------------------------------
     def __neg__(self) -> Interval:
-        return Interval(libmp.mpf_neg(self.hi), libmp.mpf_neg(self.lo))
+        rational = None if self.rational is None else -self.rational
+        return Interval(libmp.mpf_neg(self.hi), libmp.mpf_neg(self.lo), rational)
 
     def __add__(self, other: Interval | int) -> Interval:
         other = _lift(other)
+        if self._finite_dyadic() and other._finite_dyadic():
+            return Interval(libmp.mpf_add(self.lo, other.lo))  # exact: no precision, no rounding
+        if (self.rational is not None or other.rational is not None) and (exact := _rational(self, other, "+")):
+            return exact
         w = _precision.get()
         return Interval(libmp.mpf_add(self.lo, other.lo, w, FLOOR), libmp.mpf_add(self.hi, other.hi, w, CEILING))
 
@@ -95,6 +121,10 @@ class Interval:
 
     def __mul__(self, other: Interval | int) -> Interval:
         other = _lift(other)
+        if self._finite_dyadic() and other._finite_dyadic():
+            return Interval(libmp.mpf_mul(self.lo, other.lo))
+        if (self.rational is not None or other.rational is not None) and (exact := _rational(self, other, "*")):
+            return exact
         return _extremes(libmp.mpf_mul, self, other)
 
     __rmul__ = __mul__
@@ -103,6 +133,8 @@ class Interval:
         other = _lift(other)
         if _contains_zero(other):
             raise ZeroDivisionError("oracle formula divided by an interval containing 0")
+        if (exact := _rational(self, other, "/")) is not None:
+            return exact
         return _extremes(libmp.mpf_div, self, other)
 
     def __rtruediv__(self, other: Interval | int) -> Interval:
@@ -113,6 +145,8 @@ class Interval:
         """-1, 0 or +1 when the sign is known, None when the enclosure straddles 0."""
         if self.exact:
             return int(libmp.mpf_sign(self.lo))
+        if self.rational is not None:
+            return 1 if self.rational > 0 else -1
         if libmp.mpf_sign(self.lo) >= 0:
             return 1
         if libmp.mpf_sign(self.hi) <= 0:
@@ -136,6 +170,35 @@ ONE = Interval(libmp.fone)
 INF = Interval(libmp.finf)
 NEG_INF = Interval(libmp.fninf)
 NAN = Interval(libmp.fnan)
+
+
+_NON_FINITE = (libmp.finf, libmp.fninf, libmp.fnan)
+
+
+def of_fraction(value: Fraction) -> Interval:
+    """An exact rational: an exact interval when it is dyadic, else its strict enclosure at the
+    working precision, carrying the rational itself."""
+    numerator, denominator = value.numerator, value.denominator
+    if not denominator & (denominator - 1):
+        return Interval(libmp.from_man_exp(numerator, 1 - denominator.bit_length()))
+    w = _precision.get()
+    lo = libmp.from_rational(numerator, denominator, w, FLOOR)
+    hi = libmp.from_rational(numerator, denominator, w, CEILING)
+    return Interval(lo, hi, value)
+
+
+def _rational(a: Interval, b: Interval, operation: str) -> Interval | None:
+    """The exact result of ``a operation b`` when both values are known, else None."""
+    if not (a.rational is not None or a.lo == a.hi) or not (b.rational is not None or b.lo == b.hi):
+        return None
+    x, y = a.known, b.known
+    if x is None or y is None:
+        return None
+    if operation == "+":
+        return of_fraction(x + y)
+    if operation == "*":
+        return of_fraction(x * y)
+    return of_fraction(x / y)
 
 
 def _lift(value: Interval | int) -> Interval:
@@ -167,6 +230,14 @@ def fsum(terms: list[Interval]) -> Interval:
     Rounding per step at the working precision would widen an N-term sum by N ulps
     and make the Ziv loop climb for no reason; the guard bits keep it to one.
     """
+    if all(term._finite_dyadic() for term in terms):
+        exact = libmp.fzero
+        for term in terms:
+            exact = libmp.mpf_add(exact, term.lo)
+        return Interval(exact)
+    known = [term.known for term in terms]
+    if all(q is not None for q in known):
+        return of_fraction(sum((q for q in known if q is not None), Fraction(0)))
     w = _precision.get()
     lo, hi = libmp.fzero, libmp.fzero
     for term in terms:
@@ -189,9 +260,22 @@ def hull(a: Interval, b: Interval) -> Interval:
     It stays strict as long as the two disagree, which is exactly when it is used; the
     Ziv loop then raises the precision until the branch is decided.
     """
-    if a.lo == b.lo and a.hi == b.hi:
+    if a.lo == b.lo and a.hi == b.hi and a.rational == b.rational:
         return a
     return Interval(min(a.lo, b.lo, key=_ORDER), max(a.hi, b.hi, key=_ORDER))
+
+
+def intersect(a: Interval, b: Interval) -> Interval:
+    """The tighter of two enclosures of the same value (two arrangements of one formula).
+
+    Each arrangement loses a different correlation to interval arithmetic; the value lies in
+    both, so in their intersection, which stays strict when both are.
+    """
+    if a.exact or a.rational is not None or a.is_nan:
+        return a
+    if b.exact or b.rational is not None or b.is_nan:
+        return b
+    return Interval(max(a.lo, b.lo, key=_ORDER), min(a.hi, b.hi, key=_ORDER))
 
 
 def maximum(a: Interval, b: Interval) -> Interval:

@@ -32,7 +32,7 @@ def same(a: np.ndarray, b: np.ndarray) -> bool:
 @pytest.mark.parametrize("op", ["softplus", "log_sigmoid", "sigmoid"])
 def test_elementwise_ops_agree(op, dtype):
     x = magnitudes(random.Random(f"{op}-{dtype}"), 40)
-    mp, arb = (evaluate(op, {}, {"x": x}, dtype, backend=b) for b in ("mpmath", "arb"))
+    mp, arb = (evaluate(op, {}, {"x": x}, dtype, backend=b, fast=False) for b in ("mpmath", "arb"))
     assert same(mp.value, arb.value) and same(mp.grad, arb.grad)
 
 
@@ -47,5 +47,5 @@ def test_softmax_family_and_crossentropy_agree(dtype):
         ("categorical_crossentropy", {"y_true": labels, "y_pred": logits}, {"from_logits": True, "reduction": "none"}),
         ("binary_crossentropy", {"y_true": labels, "y_pred": logits}, {"from_logits": True, "reduction": "mean"}),
     ]:
-        mp, arb = (evaluate(op, params, inputs, dtype, backend=b) for b in ("mpmath", "arb"))
+        mp, arb = (evaluate(op, params, inputs, dtype, backend=b, fast=False) for b in ("mpmath", "arb"))
         assert same(mp.value, arb.value) and same(mp.grad, arb.grad), op

@@ -1,11 +1,12 @@
-"""The disk cache: a second evaluation computes nothing; concurrent writers corrupt nothing."""
+"""The disk cache: a second evaluation computes nothing; one file per (case, dtype); concurrent
+writers corrupt nothing."""
 
 import json
 import multiprocessing
 
 import pytest
 
-from oracle import evaluate, evaluation
+from oracle import evaluate, evaluation, variant
 from oracle.cache import DiskCache
 
 INPUTS = {"y_true": [1, 0], "y_pred": [-810, 17]}
@@ -20,6 +21,7 @@ def test_a_warm_cache_answers_without_computing(tmp_path, monkeypatch):
         raise AssertionError("the oracle computed again")
 
     monkeypatch.setattr(evaluation, "_ziv", refuse)
+    monkeypatch.setattr(evaluation, "_fast_then_exact", refuse)
     warm = evaluate("binary_crossentropy", PARAMS, INPUTS, "float32", cache=cache)
     assert warm.to_record() == cold.to_record()
     with pytest.raises(AssertionError, match="computed again"):
@@ -31,7 +33,7 @@ def _hammer(root: str) -> None:
     for _ in range(30):
         evaluate("binary_crossentropy", PARAMS, INPUTS, "float64", cache=cache)
         # Bypass the read: rewrite the same key over and over.
-        cache.put("ab" * 32, {"payload": list(range(2000))})
+        cache.put("ab" * 32, "entry", {"payload": list(range(2000))})
 
 
 def test_concurrent_writers_leave_whole_files(tmp_path):
@@ -47,3 +49,25 @@ def test_concurrent_writers_leave_whole_files(tmp_path):
     for path in files:
         json.loads(path.read_text())
     assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_every_semantics_of_a_case_and_dtype_shares_one_file(tmp_path, monkeypatch):
+    probabilities = {"y_true": [1, 0], "y_pred": [0.25, 1.0]}
+    ideal = evaluate("binary_crossentropy", {}, probabilities, "float32", cache=DiskCache(tmp_path))
+    clipped = evaluate(
+        "binary_crossentropy", {}, probabilities, "float32", variant("keras_clip"), cache=DiskCache(tmp_path)
+    )
+    assert len(list(tmp_path.rglob("*.json"))) == 1
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the oracle computed again")
+
+    monkeypatch.setattr(evaluation, "_ziv", refuse)
+    monkeypatch.setattr(evaluation, "_fast_then_exact", refuse)
+    # Both answers survive in the one file, each under its own semantics (the clip makes them differ).
+    again = evaluate("binary_crossentropy", {}, probabilities, "float32", cache=DiskCache(tmp_path))
+    assert again.to_record() == ideal.to_record()
+    again = evaluate(
+        "binary_crossentropy", {}, probabilities, "float32", variant("keras_clip"), cache=DiskCache(tmp_path)
+    )
+    assert again.to_record() == clipped.to_record() != ideal.to_record()

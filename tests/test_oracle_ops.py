@@ -77,15 +77,16 @@ def test_labels_out_of_range_have_no_valid_answer():
         sparse({"reduction": "mean"}, labels=(3, 0, 0))
 
 
-def test_binary_sample_weights_weight_the_mean():
+def test_binary_sample_weights_weight_the_sum_and_the_mean_divides_by_the_count():
+    # The frameworks' mean (Keras sum_over_batch_size, torch BCELoss(weight)): sum(w L) / N.
     y, p, w = [1.0, 0.0], [0.25, 0.5], [3.0, 1.0]
     losses = [-math.log(0.25), -math.log(0.5)]
     result = evaluate(
         "binary_crossentropy", {"reduction": "mean", "sample_weight": w}, {"y_true": y, "y_pred": p}, "float64"
     )
-    close(result.value, (3 * losses[0] + 1 * losses[1]) / 4)
-    # d/dp = (p - y) / (p (1 - p)), times w / sum(w).
-    close(result.grad, [3 / 4 * (0.25 - 1) / (0.25 * 0.75), 1 / 4 * 0.5 / 0.25])
+    close(result.value, (3 * losses[0] + 1 * losses[1]) / 2)
+    # d/dp = (p - y) / (p (1 - p)), times w / N.
+    close(result.grad, [3 / 2 * (0.25 - 1) / (0.25 * 0.75), 1 / 2 * 0.5 / 0.25])
 
 
 def test_keras_renormalisation_gradient_by_hand():

@@ -7,18 +7,23 @@ Conventions (the "ideal", where frameworks differ; variants cover the documented
 * Label smoothing: y (1 - ls) + ls / K with K classes (K = 2 for binary), computed exactly.
 * ``class_weight`` w multiplies each class's term; the weight that *applies* to a sample
   is sum_k w_k y_k (w_target for a one-hot label).
-* ``mean`` divides the weighted sum by the sum of the weights that apply (sample weight
-  times applied class weight) over the samples that count; ``ignore_index`` removes a
-  sample from both. With no sample left the mean is 0/0 = NaN. A sample of weight 0
-  counts for nothing, even where its loss is infinite.
+* ``mean`` is the frameworks' mean: the weighted sum divided by the number of samples that
+  count (rows, not label mass; sample weights do not enter the denominator: Keras'
+  sum_over_batch_size, torch's weight of BCELoss, optax + mean). With class weights it is
+  torch's weighted mean, divided by the sum of the class weights that apply.
+  ``ignore_index`` removes a sample from both. With no sample left the mean is 0/0 = NaN.
+  A sample of weight 0 adds nothing to the sum, even where its loss is infinite.
+* Samples with identical inputs have identical losses: their weights are added exactly
+  before they multiply the loss once, so weights [1, -1] on equal samples give an exact 0.
 * Gradients are d(output)/d(prediction); for ``none`` and the primitives, of the sum of
   outputs times ``cotangent`` (default all ones).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -34,8 +39,11 @@ from .spec import Enclosures, InvalidInput
 class Sample:
     loss: Interval
     grads: list[Interval]
-    applied_weight: Interval = ONE  # the class weight that applies to this sample
+    applied_weight: Interval = ONE  # the class weight that applies to this sample (1 without class weights)
     counts: bool = True  # False for ignore_index
+    #: The exact inputs the loss depends on (beyond the op's params), when the op states them:
+    #: samples with equal keys have equal losses, so their weights are summed exactly.
+    key: Hashable | None = None
 
 
 def times(c: float, derivative: Interval) -> Interval:
@@ -105,17 +113,17 @@ def reduce(
     that was moved last, or None when samples are elements)."""
     weights = _sample_weights(params["sample_weight"], sample_shape)
     reduction = str(params["reduction"])
-    weighted = [ZERO if (w == 0 or not s.counts) else times(w, s.loss) for s, w in zip(samples, weights)]
     scale: list[Interval] = [ZERO if not s.counts else Interval.of(w) for s, w in zip(samples, weights)]
     if reduction == "none":
+        weighted = [ZERO if (w == 0 or not s.counts) else times(w, s.loss) for s, w in zip(samples, weights)]
         value, value_shape = weighted, sample_shape
     else:
-        total = fsum(weighted)
+        total = _weighted_sum(samples, weights)
         if reduction == "mean":
             if semantics.flag(MEAN_OVER_COUNT.name):
                 denominator = Interval.of(sum(1 for s in samples if s.counts))
             else:
-                denominator = fsum([Interval.of(w) * s.applied_weight for s, w in zip(samples, weights) if s.counts])
+                denominator = fsum([s.applied_weight for s in samples if s.counts])
             if is_zero(denominator):
                 return _all_nan(moved_shape, axis)
             total = total / denominator
@@ -127,6 +135,22 @@ def reduce(
     if axis is not None:
         grads = unmove(grads, moved_shape, axis)
     return Enclosures(value, value_shape, grads, _grad_shape(moved_shape, axis))
+
+
+def _weighted_sum(samples: list[Sample], weights: list[float]) -> Interval:
+    """sum_i w_i loss_i, the weights of samples with one key added exactly first."""
+    grouped: dict[Hashable, tuple[Fraction, Interval]] = {}
+    terms: list[Interval] = []
+    for s, w in zip(samples, weights):
+        if w == 0 or not s.counts:
+            continue
+        if s.key is None:
+            terms.append(times(w, s.loss))
+            continue
+        weight, loss = grouped.get(s.key, (Fraction(0), s.loss))
+        grouped[s.key] = (weight + Fraction(w), loss)
+    terms += [Interval.of(weight) * loss for weight, loss in grouped.values() if weight != 0]
+    return fsum(terms)
 
 
 def _grad_shape(moved_shape: tuple[int, ...], axis: int | None) -> tuple[int, ...]:

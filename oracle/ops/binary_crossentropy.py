@@ -111,7 +111,8 @@ def _probability_gradient(y: Interval, p: float, semantics: InFormat) -> Interva
     if p == 0:
         return NEG_INF if y.sign() == 1 else INF
     if p == 1:
-        return INF
+        # (p - y) / (p (1 - p)) -> (1 - y) / (1 - p) as p -> 1-: the sign of 1 - y (y = 1 is above).
+        return INF if (ONE - y).sign() == 1 else NEG_INF
     return (Interval.of(p) - y) / (Interval.of(p) * (ONE - Interval.of(p)))
 
 
@@ -123,7 +124,7 @@ def _evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures
     for y, p in zip(y_true.ravel().tolist(), y_pred.ravel().tolist()):
         label = _reduce.smooth(Interval.of(y), smoothing, 2)
         loss, grad = bce_logits(label, p) if params["from_logits"] else bce_probabilities(label, p, semantics)
-        samples.append(_reduce.Sample(loss, [grad]))
+        samples.append(_reduce.Sample(loss, [grad], key=(y, p)))
     return _reduce.reduce(samples, params, semantics, y_pred.shape, y_pred.shape, None)
 
 

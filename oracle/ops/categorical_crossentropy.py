@@ -102,13 +102,16 @@ def sample(
     if label is None:
         return _reduce.Sample(ZERO, [ZERO] * len(row), ZERO, counts=False)
     smoothing = float(params["label_smoothing"])
-    applied = fsum([w * y for w, y in zip(weights, label)])
+    # torch's weighted mean: the class weight that applies; without class weights every row counts 1.
+    applied = ONE if params["class_weight"] is None else fsum([w * y for w, y in zip(weights, label)])
     v = [w * _reduce.smooth(y, smoothing, len(row)) for w, y in zip(weights, label)]
     if params["from_logits"]:
         loss, grads = crossentropy_logits(v, row)
     else:
         loss, grads = crossentropy_probabilities(v, row, semantics)
-    return _reduce.Sample(loss, grads, applied)
+    # Equal (label, row) pairs have equal losses: the key lets their sample weights add first.
+    key = (tuple(y.lo for y in label), tuple(row)) if all(y.exact for y in label) else None
+    return _reduce.Sample(loss, grads, applied, key=key)
 
 
 def class_rows(y_pred: np.ndarray, axis: int) -> tuple[np.ndarray, list[list[float]]]:

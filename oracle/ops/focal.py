@@ -131,7 +131,7 @@ def _binary_evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enc
     samples = []
     for y, z in zip(y_true.ravel().tolist(), y_pred.ravel().tolist()):
         value, grad = binary_sample(_reduce.smooth(Interval.of(y), smoothing, 2), z, params, semantics)
-        samples.append(_reduce.Sample(value, [grad]))
+        samples.append(_reduce.Sample(value, [grad], key=(y, z)))
     return _reduce.reduce(samples, params, semantics, y_pred.shape, y_pred.shape, None)
 
 

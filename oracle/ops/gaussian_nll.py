@@ -110,7 +110,7 @@ def _evaluator(wrt_var: bool) -> Evaluate:
         samples = []
         for y, mu, v in zip(y_true.ravel().tolist(), y_pred.ravel().tolist(), var.ravel().tolist()):
             loss, (grad_mu, grad_var) = _element(y, mu, v, floor, keep)
-            samples.append(_reduce.Sample(loss + constant, [grad_var if wrt_var else grad_mu]))
+            samples.append(_reduce.Sample(loss + constant, [grad_var if wrt_var else grad_mu], key=(y, mu, v)))
         unweighted = {**params, "sample_weight": None}
         reduced = _reduce.reduce(samples, unweighted, semantics, y_pred.shape, y_pred.shape, None)
         undecided = params["reduction"] != "none" and not params["full"] and reduced.value[0].sign() is None

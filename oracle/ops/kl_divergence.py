@@ -130,7 +130,7 @@ def _row(targets: list[float], predictions: list[float], params: Params, clip: f
     total = fsum(values)
     if total.sign() is None and _exactly_zero([(1.0, targets, predictions)], params, clip):
         total = ZERO
-    return _reduce.Sample(total, grads)
+    return _reduce.Sample(total, grads, key=(tuple(targets), tuple(predictions)))
 
 
 Weighted = list[tuple[float, list[float], list[float]]]  # (sample weight, targets, predictions) per row

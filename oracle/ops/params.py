@@ -56,7 +56,7 @@ AXIS = Param("axis", ParamKind.INTEGER, -1, "the class axis of the prediction", 
 LOSS_PARAMS = (FROM_LOGITS, LABEL_SMOOTHING, REDUCTION, SAMPLE_WEIGHT)
 
 MEAN_OVER_COUNT = Setting(
-    "mean_over_count", bool, "a weighted 'mean' divides by the number of samples, not by the sum of the weights"
+    "mean_over_count", bool, "a class-weighted 'mean' divides by the sample count, not the class weights that apply"
 )
 CLIP_EPSILON = Setting(
     "clip_epsilon",

@@ -93,7 +93,7 @@ def _evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures
         loss, grad = _sample(y, prediction, bool(params["log_input"]), eps)
         if params["full"] and not loss.is_nan:
             loss = loss + (_stirling_term(y) if stirling else log_factorial(y))
-        samples.append(_reduce.Sample(loss, [grad]))
+        samples.append(_reduce.Sample(loss, [grad], key=(y, prediction)))
     return _reduce.reduce(samples, params, semantics, y_pred.shape, y_pred.shape, None)
 
 

@@ -66,7 +66,7 @@ def _evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures
     samples = []
     for y, x, w in zip(y_true.ravel().tolist(), y_pred.ravel().tolist(), weights.ravel().tolist()):
         loss, grad = _sample(y, x, w)
-        samples.append(_reduce.Sample(loss, [grad]))
+        samples.append(_reduce.Sample(loss, [grad], key=(y, x, w)))
     return _reduce.reduce(samples, params, semantics, y_pred.shape, y_pred.shape, None)
 
 

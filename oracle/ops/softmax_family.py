@@ -20,7 +20,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from oracle.interval import INF, NAN, NEG_INF, ONE, ZERO, Interval, fsum
+from oracle.interval import INF, NAN, NEG_INF, ONE, ZERO, Interval, fsum, intersect
 from oracle.kernels import exp, log1p
 from oracle.semantics import InFormat
 
@@ -79,36 +79,84 @@ def exact_sum(values: list[float]) -> Interval:
 
 
 def _log_softmax(x: list[float], cotangent: list[float]) -> tuple[Values, Values]:
-    """Values -nls_k; gradient c_j - s_j C written as (c_j S - e_j C) / S, exactly 0 when it is."""
+    """Values -nls_k; gradient c_j - s_j C, C = sum c.
+
+    Exact zeros: c_j S - e_j C = sum over distinct live logits u of e(u) (c_j n_u - [x_j = u] C),
+    n_u the count of u; by Lindemann-Weierstrass it vanishes only when every coefficient does:
+    with two or more distinct live logits that is c_j = C = 0, with one, c_j n = C (and c_j = 0
+    where x_j = -inf, which has no C term). Otherwise two
+    arrangements are intersected: (c_j S - e_j C) / S, and c_j - C e_j / S, which keeps a
+    negligible s_j beside an exact c_j at the enclosure's edge (x [0, -12000, -12000]:
+    s_0 = 1 - 2e-5212 beside a cotangent sum of 2**-24, decided without 17,000 bits).
+    """
     row = decompose(x)
     if not row.has_limit:
         return [NAN] * len(x), [NAN] * len(x)
     weight = exact_sum(cotangent)
     values = [-v for v in row.neg_log_softmax]
-    grads = [(Interval.of(c) * row.total - e * weight) / row.total for c, e in zip(cotangent, row.scaled_exp)]
+    groups = _live_groups(x, row.scaled_exp)
+    total = weight.known
+    grads = []
+    for c, e in zip(cotangent, row.scaled_exp):
+        if total is not None and _log_softmax_zero(Fraction(c), total, groups, e is not ZERO):
+            grads.append(ZERO)
+            continue
+        direct = (Interval.of(c) * row.total - e * weight) / row.total
+        grads.append(direct if total is None else intersect(direct, Interval.of(c) - weight * (e / row.total)))
     return values, grads
 
 
-def _softmax(x: list[float], cotangent: list[float]) -> tuple[Values, Values]:
-    """Values e_k / S; gradient s_j (c_j - sum_i c_i s_i) = e_j sum_u (c_j - u) E_u / S**2.
+def _log_softmax_zero(c: Fraction, total: Fraction, groups: dict[float, tuple[int, Fraction]], live: bool) -> bool:
+    """Whether every coefficient c_j n_u - [x_j = u] C vanishes (a -inf x_j has no C term)."""
+    if not live:
+        return c == 0
+    if len(groups) == 1:
+        ((count, _),) = groups.values()
+        return c * count == total
+    return c == 0 and total == 0
 
-    Grouping the exponentials by distinct cotangent value u (E_u = sum of e_i with c_i = u)
-    makes the gradient an exact 0 for a constant cotangent, as it is mathematically.
+
+def _softmax(x: list[float], cotangent: list[float]) -> tuple[Values, Values]:
+    """Values e_k / S; gradient s_j (c_j - sum_i c_i s_i) = e_j sum_i (c_j - c_i) e_i / S**2.
+
+    Grouped by distinct live logit u, the sum is sum_u e(u) (c_j n_u - D_u) with D_u the sum of
+    the cotangents at u: by Lindemann-Weierstrass (exponentials of distinct rationals are
+    linearly independent over the rationals) it is 0 exactly when c_j = D_u / n_u for every u,
+    that is when every group's mean cotangent is c_j. The value itself is grouped by distinct
+    cotangent, so a constant cotangent cancels nothing either.
     """
     row = decompose(x)
     if not row.has_limit:
         return [NAN] * len(x), [NAN] * len(x)
-    groups: dict[float, list[Interval]] = {}
+    means = {total / count for count, total in _live_groups(x, row.scaled_exp, cotangent).values()}
+    shared_mean = next(iter(means)) if len(means) == 1 else None
+    by_cotangent: dict[float, list[Interval]] = {}
     for c, e in zip(cotangent, row.scaled_exp):
-        groups.setdefault(c, []).append(e)
-    mass = {u: fsum(es) for u, es in groups.items()}
+        by_cotangent.setdefault(c, []).append(e)
+    mass = {u: fsum(es) for u, es in by_cotangent.items()}
     square = row.total * row.total
     values = [e / row.total for e in row.scaled_exp]
     grads = []
     for c, e in zip(cotangent, row.scaled_exp):
+        if shared_mean is not None and Fraction(c) == shared_mean:
+            grads.append(ZERO)
+            continue
         spread = fsum([(Interval.of(c) - Interval.of(u)) * m for u, m in mass.items() if u != c])
         grads.append(e * spread / square)
     return values, grads
+
+
+def _live_groups(
+    x: list[float], scaled_exp: Values, cotangent: list[float] | None = None
+) -> dict[float, tuple[int, Fraction]]:
+    """Each distinct logit with a non-zero exponential: its count and its cotangents' exact sum."""
+    groups: dict[float, tuple[int, Fraction]] = {}
+    for k, (v, e) in enumerate(zip(x, scaled_exp)):
+        if e is ZERO:
+            continue
+        count, total = groups.get(v, (0, Fraction(0)))
+        groups[v] = (count + 1, total + (Fraction(cotangent[k]) if cotangent is not None else 0))
+    return groups
 
 
 def _logsumexp(x: list[float], cotangent: float) -> tuple[Interval, Values]:
