@@ -34,13 +34,15 @@ from conformance.report.records import ReportDocument, ResultRecord, Verdict, bu
 from conformance.run.plan import assign
 from conformance.run.runner import DEFAULT_TIMEOUT, RawResult, materialize_all, run_framework
 from conformance.run.wire import Status
+from oracle.formats import DTYPES
 
 from . import cases, conventions, platform
 from .cases import GateUsageError
 from .diagnose import diagnose
 
 BUNDLED_CASES = case_files.BUNDLED_CASES
-DEFAULT_DTYPES = ("float32", "float64")
+#: Every dtype: bugs of half precision (one-hot labels or counts in float16) show only there.
+DEFAULT_DTYPES = DTYPES
 #: "Is this loss safe to train with": gradients also within a few eps at their natural scale.
 PROFILE = "practical"
 
