@@ -81,7 +81,7 @@ def gate_cases(op_name: str, params: Mapping[str, Any], dtypes: Sequence[str], p
         raise GateUsageError("\n".join(str(error) for error in corpus.errors))
     wanted = modes(op, params)
     found = GateCases()
-    seen: dict[str, tuple[case_files.Case, int]] = {}
+    seen: dict[str, tuple[case_files.Case, tuple[bool, int]]] = {}
     for case in corpus.cases:
         if case.op != op.name or modes(op, case.params) != wanted:
             continue
@@ -93,7 +93,8 @@ def gate_cases(op_name: str, params: Mapping[str, Any], dtypes: Sequence[str], p
             _count(found, "its class axis is elsewhere and its inputs are generated")
             continue
         key = json.dumps([inputs, case.expect], sort_keys=True, default=str)
-        closeness = _agreement(op, case.params, params)
+        # The user's own case wins over a corpus case with the same input, then the closest params.
+        closeness = (not case.file.resolve().is_relative_to(BUNDLED), _agreement(op, case.params, params))
         if key in seen and seen[key][1] >= closeness:
             continue
         built = _with_cotangent(dataclasses.replace(case, params=dict(params), inputs=inputs, dtypes=chosen))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from conformance.run.runner import DEFAULT_TIMEOUT, RawResult, materialize_all, 
 from conformance.run.wire import Status
 from oracle.formats import DTYPES
 
-from . import cases, conventions, platform
+from . import cases, conventions, platform, selection
 from .cases import GateUsageError
 from .diagnose import diagnose
 
@@ -65,16 +65,38 @@ def reference_variants(reference: str) -> tuple[str, ...]:
     raise GateUsageError(f"unknown reference {reference!r}; known: {known}")
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What the user chose to run and to accept (see :mod:`conformance.gate.selection`)."""
+
+    select: tuple[str, ...] = ()
+    deselect: tuple[str, ...] = ()
+    #: The user's own case files, added to the bundled corpus.
+    cases: tuple[Path, ...] = ()
+    accept: Path | None = None
+
+
 def gate_cases(
+    op: str, params: Mapping[str, Any], dtypes: Sequence[str], paths: Sequence[Path] = (BUNDLED_CASES,)
+) -> list[case_files.Case]:
+    """The cases the gate runs for a loss with these params (no selection)."""
+    return select_cases(op, params, dtypes, paths).cases
+
+
+def select_cases(
     op: str,
     params: Mapping[str, Any],
     dtypes: Sequence[str],
     paths: Sequence[Path] = (BUNDLED_CASES,),
     answers: OracleAnswers | None = None,
-) -> list[case_files.Case]:
-    """The corpus's inputs of the op under the user's params (see :mod:`conformance.gate.cases`);
-    those with no valid answer under them expect an error or NaN."""
-    found = cases.gate_cases(op, params, dtypes, paths)
+    chosen: Selection = Selection(),
+) -> cases.GateCases:
+    """The corpus's inputs of the op under the user's params (see :mod:`conformance.gate.cases`),
+    as selected; those with no valid answer under the params expect an error or NaN."""
+    missing = [path for path in chosen.cases if not path.exists()]
+    if missing:
+        raise GateUsageError(f"no such file or directory: {', '.join(map(str, missing))}")
+    found = cases.gate_cases(op, params, dtypes, [*paths, *chosen.cases])
     answers = answers or OracleAnswers(oracle_cache())
 
     def has_no_answer(case: case_files.Case, dtype: str) -> bool:
@@ -86,12 +108,16 @@ def gate_cases(
             return False
         return False
 
-    return cases.expecting_no_answer(found.cases, has_no_answer)
+    kept = selection.select(found.cases, chosen.select, chosen.deselect)
+    found.cases = cases.expecting_no_answer(kept, has_no_answer)
+    return found
 
 
 @dataclass
 class GateResult:
     report: ReportDocument
+    #: What the user should know beyond the verdicts: inputs left out, stale accept entries.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def records(self) -> list[ResultRecord]:
@@ -102,7 +128,7 @@ class GateResult:
         return [
             r
             for r in self.records
-            if r["verdict"] not in (Verdict.PASS, Verdict.UNSUPPORTED) and not platform.is_platform(r)
+            if r["verdict"] not in (Verdict.PASS, Verdict.UNSUPPORTED) and _kind(r) not in EXPLAINED
         ]
 
     @property
@@ -121,17 +147,29 @@ class GateResult:
             ]
         if len(self.failures) > limit:
             lines.append(f"... and {len(self.failures) - limit} more (see the JSON report)")
-        verdicts = summarize(self.records)["verdicts"]
-        shown = sum(platform.is_platform(r) for r in self.records)
-        if shown:  # recorded as xfail with a platform explanation; said as what they are
-            verdicts = {**verdicts, "xfail": verdicts.get("xfail", 0) - shown, platform.PLATFORM: shown}
-            verdicts = {v: n for v, n in verdicts.items() if n}
+        verdicts = dict(summarize(self.records)["verdicts"])
+        for kind in EXPLAINED:  # recorded as xfail with this explanation; said as what they are
+            shown = sum(_kind(r) == kind for r in self.records)
+            if shown:
+                verdicts["xfail"] -= shown
+                verdicts[kind] = shown
+        verdicts = {v: n for v, n in verdicts.items() if n}
+        lines += self.notes
         lines.append(f"{len(self.records)} results: " + ", ".join(f"{n} {v}" for v, n in verdicts.items()))
         return "\n".join(lines)
 
     def assert_ok(self) -> None:
         if not self.ok:
             raise AssertionError("the loss does not conform:\n" + self.describe())
+
+
+#: Explanation kinds of results that do not fail the gate: the platform's doing, or accepted by the user.
+EXPLAINED = (platform.PLATFORM, selection.ACCEPTED)
+
+
+def _kind(record: ResultRecord) -> str | None:
+    explanation = record.get("explanation")
+    return explanation["kind"] if explanation else None
 
 
 def _judge(
@@ -141,6 +179,8 @@ def _judge(
     answers: OracleAnswers,
     framework: str,
     run_natives: platform.RunNatives,
+    found: cases.GateCases,
+    accepted: Sequence[selection.Acceptance],
 ) -> GateResult:
     judge = Judge(answers, known=[], reference=variants, profile=PROFILE)
     pairs = []
@@ -153,9 +193,15 @@ def _judge(
         platform.apply(pairs, framework, answers, run_natives)
     records = [record for _, record in pairs]
     for record in records:
-        good = record["verdict"] in (Verdict.PASS, Verdict.UNSUPPORTED) or platform.is_platform(record)
+        good = record["verdict"] in (Verdict.PASS, Verdict.UNSUPPORTED) or _kind(record) == platform.PLATFORM
         record["diagnosis"] = "" if good else diagnose(record)
-    return GateResult(build_report(records, environment(list(frameworks))))
+    selection.accept(records, accepted)
+    notes = [
+        f"left out: {count} corpus input(s) that do not fit your params ({reason})"
+        for reason, count in found.left_out.items()
+    ]
+    notes += selection.stale(accepted)
+    return GateResult(build_report(records, environment(list(frameworks))), notes)
 
 
 def _reconsider(raw: RawResult, record: ResultRecord, variants: tuple[str, ...], answers: OracleAnswers) -> None:
@@ -225,6 +271,7 @@ def run(
     args: str = "true,pred",
     timeout: float = DEFAULT_TIMEOUT,
     paths: Sequence[Path] = (BUNDLED_CASES,),
+    chosen: Selection = Selection(),
 ) -> GateResult:
     """Gate ``module:callable`` in an isolated worker of ``framework``."""
     params = dict(params or {})
@@ -234,7 +281,9 @@ def run(
         raise GateUsageError(f"--args is true,pred or pred,true, not {args!r}")
     variants = reference_variants(reference)
     answers = OracleAnswers(oracle_cache())
-    selected = gate_cases(op, params, dtypes, paths, answers)
+    accepted = selection.load_accepted(chosen.accept) if chosen.accept else []
+    found = select_cases(op, params, dtypes, paths, answers, chosen)
+    selected = found.cases
     description = {
         "target": target,
         "framework": framework,
@@ -244,16 +293,16 @@ def run(
         "mode": cases.modes(cases.op_definition(op), params),
     }
     spec = "conformance.adapters.custom:from_environment"
-    found, raws = run_framework(
+    adapter, raws = run_framework(
         spec, selected, materialize_all(selected), timeout, environment={ENVIRONMENT: json.dumps(description)}
     )
-    if found.unloadable or (found.skipped and not raws):
-        raise GateUsageError(f"cannot gate {target}: {found.skipped}")
+    if adapter.unloadable or (adapter.skipped and not raws):
+        raise GateUsageError(f"cannot gate {target}: {adapter.skipped}")
 
     def run_natives(natives: Sequence[case_files.Case]) -> list[RawResult]:
         return run_framework(framework, natives, materialize_all(natives), timeout)[1]
 
-    return _judge(raws, variants, [found], answers, framework, run_natives)
+    return _judge(raws, variants, [adapter], answers, framework, run_natives, found, accepted)
 
 
 def check_loss(
@@ -264,6 +313,7 @@ def check_loss(
     reference: str = "ideal",
     dtypes: Sequence[str] = DEFAULT_DTYPES,
     args: str = "true,pred",
+    chosen: Selection = Selection(),
     **params: Any,
 ) -> GateResult:
     """Gate a function object from Python.
@@ -276,7 +326,9 @@ def check_loss(
         raise GateUsageError(f"the gate runs {', '.join(FRAMEWORKS)} functions, not {framework!r}")
     variants = reference_variants(reference)
     answers = OracleAnswers(oracle_cache())
-    selected = gate_cases(op, params, dtypes, (BUNDLED_CASES,), answers)
+    accepted = selection.load_accepted(chosen.accept) if chosen.accept else []
+    found = select_cases(op, params, dtypes, (BUNDLED_CASES,), answers, chosen)
+    selected = found.cases
     implementation = implementation_for(
         fn, getattr(fn, "__qualname__", "loss"), op, cases.modes(cases.op_definition(op), params), args
     )
@@ -288,7 +340,8 @@ def check_loss(
                 by_id[case_id], dtype, f"custom[{framework}]", implementation.describe(), Status.OK, case_params, inputs
             )
             raws.append(_run_in_process(inner, implementation, raw))
-        return _judge(raws, variants, [], answers, framework, _natives_in_process(inner, framework, raws))
+        natives = _natives_in_process(inner, framework, raws)
+        return _judge(raws, variants, [], answers, framework, natives, found, accepted)
 
 
 def _run_in_process(inner: Any, implementation: Any, raw: RawResult) -> RawResult:

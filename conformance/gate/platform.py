@@ -39,11 +39,6 @@ def entries(framework: str) -> list[KnownDivergence]:
     return [entry for entry in registry.load() if entry.model.startswith("platform.") and framework in entry.frameworks]
 
 
-def is_platform(record: ResultRecord) -> bool:
-    explanation = record.get("explanation")
-    return bool(explanation) and explanation is not None and explanation["kind"] == PLATFORM
-
-
 def apply(
     pairs: Sequence[tuple[RawResult, ResultRecord]],
     framework: str,
