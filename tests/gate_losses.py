@@ -68,3 +68,27 @@ def softplus_ignoring_cotangent(x: torch.Tensor) -> torch.Tensor:
 def softplus(x: torch.Tensor) -> torch.Tensor:
     """log(e^x + e^0) (F.softplus returns x itself above its threshold 20, 2e-9 short)."""
     return torch.logaddexp(x, torch.zeros_like(x))
+
+
+# -- one bug each, for the diagnoses ------------------------------------------------------------
+
+
+def bce_ignoring_its_smoothing(y_true: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Declared with label_smoothing=0.1, computed without it."""
+    return -(y_true * F.logsigmoid(logits) + (1 - y_true) * F.logsigmoid(-logits)).mean()
+
+
+def bce_summed(y_true: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Declared as a mean, reduced with a sum."""
+    return -(y_true * F.logsigmoid(logits) + (1 - y_true) * F.logsigmoid(-logits)).sum()
+
+
+def softplus_through_log(x: torch.Tensor) -> torch.Tensor:
+    """log(1 + e^x): 1 + e^-40 is 1 in float64, so softplus(-40) = 4.2e-18 comes back as 0."""
+    return torch.log(1 + torch.exp(x))
+
+
+def bce_on_probabilities_with_plain_logs(y_true: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """z log p + (1 - z) log1p(-p) with a plain log p: at a hard p = 0 with z = 0 the value is 0 * -inf
+    and the gradient z / p = 0 / 0 (xlogy gives 0 for both)."""
+    return -(y_true * torch.log(p) + (1 - y_true) * torch.log1p(-p)).mean()

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 import oracle
@@ -38,7 +39,7 @@ from oracle.formats import DTYPES
 
 from . import cases, conventions, platform, selection
 from .cases import GateUsageError
-from .diagnose import diagnose
+from .diagnose import Elsewhere, diagnose
 
 BUNDLED_CASES = case_files.BUNDLED_CASES
 #: Every dtype: bugs of half precision (one-hot labels or counts in float16) show only there.
@@ -192,9 +193,9 @@ def _judge(
     if not variants:  # against a documented reference, the platform is the reference's business
         platform.apply(pairs, framework, answers, run_natives)
     records = [record for _, record in pairs]
-    for record in records:
+    for raw, record in pairs:
         good = record["verdict"] in (Verdict.PASS, Verdict.UNSUPPORTED) or _kind(record) == platform.PLATFORM
-        record["diagnosis"] = "" if good else diagnose(record)
+        record["diagnosis"] = "" if good else diagnose(record, _elsewhere(raw, record["quantity"], variants, answers))
     selection.accept(records, accepted)
     notes = [
         f"left out: {count} corpus input(s) that do not fit your params ({reason})"
@@ -202,6 +203,21 @@ def _judge(
     ]
     notes += selection.stale(accepted)
     return GateResult(build_report(records, environment(list(frameworks))), notes)
+
+
+def _elsewhere(raw: RawResult, quantity: str, variants: tuple[str, ...], answers: OracleAnswers) -> Elsewhere:
+    """The oracle on the same inputs under other params, for the diagnoses."""
+
+    def at(params: Mapping[str, Any]) -> np.ndarray | None:
+        try:
+            found = oracle.evaluate(
+                raw.case.op, params, raw.inputs, raw.dtype, oracle.combine(variants), cache=answers.cache
+            )
+        except Exception:  # no answer under those params is no diagnosis, not the gate's end
+            return None
+        return np.asarray(getattr(found, quantity), dtype=np.float64)
+
+    return at
 
 
 def _reconsider(raw: RawResult, record: ResultRecord, variants: tuple[str, ...], answers: OracleAnswers) -> None:
