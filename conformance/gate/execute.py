@@ -33,8 +33,9 @@ from conformance.judge.verdicts import Judge
 from conformance.pipeline import environment
 from conformance.report.records import ReportDocument, ResultRecord, Verdict, build_report, summarize
 from conformance.run.plan import assign
-from conformance.run.runner import DEFAULT_TIMEOUT, RawResult, materialize_all, run_framework
+from conformance.run.runner import DEFAULT_TIMEOUT, RawResult, adapter_specs, materialize_all, run_framework
 from conformance.run.wire import Status
+from conformance.run.workers import WorkerFailure, started
 from oracle.formats import DTYPES
 
 from . import cases, conventions, platform, selection
@@ -62,8 +63,31 @@ def reference_variants(reference: str) -> tuple[str, ...]:
         return tuple(references()[reference])
     if reference in oracle.variants():
         return (reference,)
+    declared = native_semantics(reference)
+    if declared is not None:
+        return declared
     known = ", ".join(["ideal", *references(), *oracle.variants()])
-    raise GateUsageError(f"unknown reference {reference!r}; known: {known}")
+    raise GateUsageError(
+        f"unknown reference {reference!r}: no installed adapter has an implementation of that name; "
+        f"known without asking them: {known}"
+    )
+
+
+def native_semantics(reference: str) -> tuple[str, ...] | None:
+    """The semantic variants an installed adapter's implementation named ``reference`` declares
+    (any adapter of the entry-point group), asking the adapters whose name its first word suggests
+    first. None where no adapter has it."""
+    first = reference.split(".")[0].split("[")[0]
+    for spec in sorted(adapter_specs(), key=lambda name: (first not in name and name not in first, name)):
+        try:
+            with started(spec) as worker:
+                implementations = worker.handshake.get("implementations", [])
+        except WorkerFailure:
+            continue
+        for implementation in implementations:
+            if implementation["name"] == reference:
+                return tuple(implementation.get("semantics", ()))
+    return None
 
 
 @dataclass(frozen=True)
