@@ -92,3 +92,8 @@ def bce_on_probabilities_with_plain_logs(y_true: torch.Tensor, p: torch.Tensor) 
     """z log p + (1 - z) log1p(-p) with a plain log p: at a hard p = 0 with z = 0 the value is 0 * -inf
     and the gradient z / p = 0 / 0 (xlogy gives 0 for both)."""
     return -(y_true * torch.log(p) + (1 - y_true) * torch.log1p(-p)).mean()
+
+
+def cross_entropy_ignoring_minus_100(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """torch's own cross-entropy with ignore_index=-100 and a mean over the labels that count."""
+    return F.cross_entropy(logits, labels, ignore_index=-100)

@@ -52,3 +52,18 @@ def test_a_loss_that_makes_only_the_invalid_sample_nan_passes_the_invalid_label_
     silent = check_loss(losses.sparse_cross_entropy_any_number, **options)
     judged = [r for r in silent.records if r["case"] in INVALID_LABEL_CASES]
     assert len(judged) == 12 and all(r["verdict"] == "fail" for r in judged)
+
+
+def test_the_gradient_of_an_all_ignored_mean_may_be_zeros():
+    result = check_loss(
+        losses.cross_entropy_ignoring_minus_100,
+        op="sparse_categorical_crossentropy",
+        framework="torch",
+        from_logits=True,
+        ignore_index=-100,
+        dtypes=["float64"],
+    )
+    (grad,) = [r for r in result.records if r["case"] == "sparse/logits/all-ignored" and r["quantity"] == "grad"]
+    # Every label is -100: the mean is 0/0 = NaN, and torch's gradient is zeros.
+    assert grad["verdict"] == "pass" and "the mean's gradient is zero" in grad["message"]
+    assert all(v == 0 for row in grad["actual"] for v in row)
