@@ -1,10 +1,11 @@
 """The gate for users' own loss functions.
 
-Every corpus case of the op (sweeps included) whose params the function can honour is run
-on the function, in float32 and float64 by default, value and gradient by the framework's
+Every corpus input of the op (sweeps included) is run on the function under the user's own
+params (:mod:`.cases`), in all four dtypes by default, value and gradient by the framework's
 own autodiff, and scored against the exact loss (``reference="ideal"``) or against what a
-framework documents (``reference="keras.losses.categorical_crossentropy"``, say). The
-function's reduction is its own, so each case is scored with the declared reduction.
+native implementation documents (``reference="keras.losses.categorical_crossentropy"``, say).
+A failing result then meets the gate's conventions (:mod:`.conventions`), the platform
+(:mod:`.platform`), the user's accept file (:mod:`.selection`), and a diagnosis (:mod:`.diagnose`).
 
 ``run`` (the CLI) executes the function in an isolated worker; ``check_loss`` (for a
 user's own test suite) runs it in the calling process, where the function object lives.
