@@ -16,6 +16,7 @@ from typing import Any
 
 from conformance import __version__, explain
 from conformance.corpus import cases
+from conformance.gate import command as gate_cli
 from conformance.judge.scoring import DEFAULT_PROFILE, PROFILES
 from conformance.report import diff, failures
 from conformance.report import document as reports
@@ -239,31 +240,6 @@ def _explain(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _gate(args: argparse.Namespace) -> int:
-    from conformance.gate import execute as gate
-
-    params = dict(_parse_param(p) for p in args.param)
-    try:
-        result = gate.run(
-            args.target,
-            args.op,
-            args.framework,
-            params,
-            args.reference,
-            tuple(args.dtype or gate.DEFAULT_DTYPES),
-            args.args,
-            args.timeout,
-        )
-    except gate.GateUsageError as problem:
-        raise UsageError(str(problem)) from None
-    written = reports.write_all(result.report, Path(args.out))
-    print(result.describe())
-    print(f"reports: {', '.join(str(p) for p in written.values())}")
-    if not result.records:
-        raise NothingRan(f"no corpus case applies to {args.op} with {params}")
-    return 0 if result.ok else 1
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="conformance",
@@ -340,24 +316,8 @@ def parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=_report)
 
     gate_command = commands.add_parser("gate", help="check your own loss function against the corpus")
-    gate_command.add_argument("target", help="MODULE:CALLABLE taking (y_true, y_pred) tensors of --framework")
-    gate_command.add_argument("--op", required=True, choices=op_names())
-    gate_command.add_argument(
-        "--param", action="append", default=[], help="KEY=VALUE (VALUE as JSON), e.g. from_logits=true"
-    )
-    gate_command.add_argument("--framework", required=True, choices=["torch", "tensorflow", "jax"])
-    gate_command.add_argument(
-        "--reference",
-        default="ideal",
-        help="ideal (default), or a framework's implementation whose semantics to reproduce",
-    )
-    gate_command.add_argument("--dtype", action="append", default=[], choices=DTYPES, help="default: float32, float64")
-    gate_command.add_argument(
-        "--args", default="true,pred", help="argument order: true,pred or pred,true (torch's habit)"
-    )
-    gate_command.add_argument("--out", default="reports/gate", help="report folder (default reports/gate)")
-    gate_command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call")
-    gate_command.set_defaults(handler=_gate)
+    gate_cli.arguments(gate_command)  # its options live with the gate (conformance/gate/command.py)
+    gate_command.set_defaults(handler=gate_cli.handler)
 
     schema_command = commands.add_parser("schema", help="the case-file JSON Schema, built from the ops' definitions")
     schema_command.add_argument("--write", action="store_true", help="refresh the copy for editors in the package")

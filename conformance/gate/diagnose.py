@@ -7,13 +7,18 @@ dtype), so the same words appear in the gate's output and in its JSON report.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from conformance.report.records import ResultRecord
 from oracle.formats import FORMATS
-from oracle.ops import definition
+from oracle.ops import OpDefinition, definition
+
+#: The oracle's value or gradient (as in the record's quantity) for other params, None where it has none.
+Elsewhere = Callable[[Mapping[str, Any]], np.ndarray | None]
+HALF = ("float16", "bfloat16")
 
 
 def _floats(value: Any) -> np.ndarray:
@@ -29,7 +34,60 @@ def _floats(value: Any) -> np.ndarray:
     return np.asarray(convert(value), dtype=np.float64).ravel()
 
 
-def diagnose(record: ResultRecord) -> str:
+def _size(value: Any) -> int:
+    if isinstance(value, dict):  # a summary of a large array
+        return int(np.prod(value["shape"]))
+    return int(np.size(np.asarray(value, dtype=object)))
+
+
+def _close(actual: np.ndarray, other: np.ndarray | None, dtype: str) -> bool:
+    if other is None or other.size != actual.size:
+        return False
+    other = np.asarray(other, dtype=np.float64).ravel()
+    return bool(np.allclose(actual, other, rtol=8 * FORMATS[dtype].eps, atol=0, equal_nan=True))
+
+
+def _misapplied(record: ResultRecord, op: OpDefinition, actual: np.ndarray, elsewhere: Elsewhere) -> str | None:
+    """The result is the exact loss under other params: one the user set is not applied, or the
+    reduction is another."""
+    params = op.with_defaults(record["params"])
+    for param in op.params:
+        if param.mode or param.name == "reduction" or not op.uses(record["params"], param.name):
+            continue
+        if _close(actual, elsewhere({**params, param.name: param.default}), record["dtype"]):
+            return (
+                f"matches the loss without {param.name}: the loss does not apply its {param.name} "
+                "(or applies it where the op does not)"
+            )
+    if op.is_loss:
+        for reduction in op.param("reduction").choices:
+            if reduction != params["reduction"] and _close(
+                actual, elsewhere({**params, "reduction": reduction}), record["dtype"]
+            ):
+                return f"matches reduction={reduction}, not the declared {params['reduction']}: wrong reduction"
+    return None
+
+
+def _ignores_cotangent(record: ResultRecord, op: OpDefinition, actual: np.ndarray, expected: np.ndarray) -> bool:
+    cotangent = _floats(record["inputs"].get("cotangent"))
+    if record["quantity"] != "grad" or op.is_loss or cotangent.size == 0 or np.all(cotangent == 1):
+        return False
+    with np.errstate(all="ignore"):
+        pulled = actual * np.broadcast_to(cotangent, actual.shape) if cotangent.size in (1, actual.size) else None
+    return pulled is not None and _close(pulled, expected, record["dtype"])
+
+
+def diagnose(record: ResultRecord, elsewhere: Elsewhere | None = None) -> str:
+    """The likeliest cause of a failing result, in words, or the judge's message where no rule fits.
+
+    ``elsewhere`` (the oracle under other params) lets the rules say which param the loss
+    ignores or which reduction it computes; without it those rules are skipped.
+    """
+    text = _diagnose(record, elsewhere)
+    return text or str(record.get("message") or "outside tolerance, with no pattern the gate knows")
+
+
+def _diagnose(record: ResultRecord, elsewhere: Elsewhere | None) -> str:
     actual, expected = _floats(record["actual"]), _floats(record["expected"])
     op = definition(record["op"])
     prediction = _floats(record["inputs"][op.prediction])
@@ -45,10 +103,37 @@ def diagnose(record: ResultRecord) -> str:
         return f"computed in lower precision than the input ({returned} for {dtype} inputs)"
     if actual.size == 0 or expected.size == 0 or actual.size != expected.size:
         return str(record.get("message", ""))
+    if _ignores_cotangent(record, op, actual, expected):
+        return (
+            "the backward ignores its incoming gradient: it returns f'(x), not cotangent * f'(x) "
+            "(a custom autograd Function / custom_vjp must multiply by grad_output)"
+        )
+    if elsewhere is not None:
+        misapplied = _misapplied(record, op, actual, elsewhere)
+        if misapplied is not None:
+            return misapplied
+    if dtype in HALF and _size(record["inputs"][op.prediction]) > 2 ** FORMATS[dtype].precision:
+        return (
+            f"wrong on {_size(record['inputs'][op.prediction])} elements in {dtype} only: a count or sum "
+            f"accumulated in {dtype} (it holds integers exactly only to {2 ** FORMATS[dtype].precision}, and "
+            "float16 overflows at 65504): cast labels and counts to float32 before summing"
+        )
     finite_expected = np.isfinite(expected)
     bad_nonfinite = finite_expected & ~np.isfinite(actual)
     wrong = ~np.isclose(actual, expected, rtol=1e-6, atol=0, equal_nan=True)
-    if quantity == "grad" and prediction.size == actual.size and np.any(wrong) and np.all(prediction[wrong] == 0):
+    hard = np.any((prediction == 0) | (prediction == 1))
+    if quantity == "grad" and not logits and hard and np.any(np.isnan(actual) & finite_expected):
+        return (
+            "NaN gradient at a hard probability 0 or 1: d log(p)/dp = 1/p is inf there and 0 * inf = NaN; "
+            "use xlogy(z, p) and xlogy(1 - z, 1 - p), or clip p before the log"
+        )
+    if (
+        quantity == "grad"
+        and logits
+        and prediction.size == actual.size
+        and np.any(wrong)
+        and np.all(prediction[wrong] == 0)
+    ):
         return (
             "wrong gradient at exactly 0 only: abs() or max(x, 0) has a subgradient there (torch takes "
             "d|x|/dx = 0); write the loss without them, e.g. with log_sigmoid"
@@ -75,6 +160,11 @@ def diagnose(record: ResultRecord) -> str:
     finite = finite_expected & np.isfinite(actual) & (expected != 0)
     if np.any(finite):
         ratio = actual[finite] / expected[finite]
+        if np.all(actual[finite] == 0) and np.all(np.abs(expected[finite]) < FORMATS[dtype].eps):
+            return (
+                "a small result came back as exactly 0: an underflow (log(1 + x) with x below eps is 0: use "
+                "log1p; exp of a large negative number is 0: stay in log space)"
+            )
         if np.allclose(ratio, ratio[0], rtol=1e-3) and not math.isclose(ratio[0], 1.0, rel_tol=1e-3):
             return f"off by a constant factor {ratio[0]:.4g}: wrong reduction (sum vs mean, or the mean's denominator)"
         relative = np.abs(actual[finite] - expected[finite]) / np.abs(expected[finite])
@@ -88,4 +178,4 @@ def diagnose(record: ResultRecord) -> str:
                 f"{lost} of {FORMATS[dtype].precision} bits lost to cancellation (1 - sigmoid(x), or a "
                 "difference of large terms); use log1p / softplus / log_sigmoid"
             )
-    return str(record.get("message", "outside tolerance"))
+    return ""

@@ -1,10 +1,11 @@
 """The gate for users' own loss functions.
 
-Every corpus case of the op (sweeps included) whose params the function can honour is run
-on the function, in float32 and float64 by default, value and gradient by the framework's
+Every corpus input of the op (sweeps included) is run on the function under the user's own
+params (:mod:`.cases`), in all four dtypes by default, value and gradient by the framework's
 own autodiff, and scored against the exact loss (``reference="ideal"``) or against what a
-framework documents (``reference="keras.losses.categorical_crossentropy"``, say). The
-function's reduction is its own, so each case is scored with the declared reduction.
+native implementation documents (``reference="keras.losses.categorical_crossentropy"``, say).
+A failing result then meets the gate's conventions (:mod:`.conventions`), the platform
+(:mod:`.platform`), the user's accept file (:mod:`.selection`), and a diagnosis (:mod:`.diagnose`).
 
 ``run`` (the CLI) executes the function in an isolated worker; ``check_loss`` (for a
 user's own test suite) runs it in the calling process, where the function object lives.
@@ -12,37 +13,41 @@ user's own test suite) runs it in the calling process, where the function object
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 import oracle
 from conformance.adapters import borrowed
 from conformance.adapters.custom import ENVIRONMENT, FRAMEWORKS, implementation_for
 from conformance.corpus import cases as case_files
-from conformance.judge.answers import OracleAnswers
+from conformance.judge.answers import OracleAnswers, OracleFailure
+from conformance.judge.scoring import tolerance
 from conformance.judge.verdicts import Judge
 from conformance.pipeline import environment
 from conformance.report.records import ReportDocument, ResultRecord, Verdict, build_report, summarize
-from conformance.run.runner import DEFAULT_TIMEOUT, RawResult, materialize_all, run_framework
+from conformance.run.plan import assign
+from conformance.run.runner import DEFAULT_TIMEOUT, RawResult, adapter_specs, materialize_all, run_framework
 from conformance.run.wire import Status
-from oracle.ops import InvalidInput, OpDefinition, definition
+from conformance.run.workers import WorkerFailure, started
+from oracle.formats import DTYPES
 
-from .diagnose import diagnose
+from . import cases, conventions, platform, selection
+from .cases import GateUsageError
+from .diagnose import Elsewhere, diagnose
 
 BUNDLED_CASES = case_files.BUNDLED_CASES
-DEFAULT_DTYPES = ("float32", "float64")
-
-
-class GateUsageError(ValueError):
-    """Bad op, params, reference or framework: the gate cannot start."""
+#: Every dtype: bugs of half precision (one-hot labels or counts in float16) show only there.
+DEFAULT_DTYPES = DTYPES
+#: "Is this loss safe to train with": gradients also within a few eps at their natural scale.
+PROFILE = "practical"
 
 
 @functools.cache
@@ -59,56 +64,86 @@ def reference_variants(reference: str) -> tuple[str, ...]:
         return tuple(references()[reference])
     if reference in oracle.variants():
         return (reference,)
+    declared = native_semantics(reference)
+    if declared is not None:
+        return declared
     known = ", ".join(["ideal", *references(), *oracle.variants()])
-    raise GateUsageError(f"unknown reference {reference!r}; known: {known}")
+    raise GateUsageError(
+        f"unknown reference {reference!r}: no installed adapter has an implementation of that name; "
+        f"known without asking them: {known}"
+    )
+
+
+def native_semantics(reference: str) -> tuple[str, ...] | None:
+    """The semantic variants an installed adapter's implementation named ``reference`` declares
+    (any adapter of the entry-point group), asking the adapters whose name its first word suggests
+    first. None where no adapter has it."""
+    first = reference.split(".")[0].split("[")[0]
+    for spec in sorted(adapter_specs(), key=lambda name: (first not in name and name not in first, name)):
+        try:
+            with started(spec) as worker:
+                implementations = worker.handshake.get("implementations", [])
+        except WorkerFailure:
+            continue
+        for implementation in implementations:
+            if implementation["name"] == reference:
+                return tuple(implementation.get("semantics", ()))
+    return None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the user chose to run and to accept (see :mod:`conformance.gate.selection`)."""
+
+    select: tuple[str, ...] = ()
+    deselect: tuple[str, ...] = ()
+    #: The user's own case files, added to the bundled corpus.
+    cases: tuple[Path, ...] = ()
+    accept: Path | None = None
 
 
 def gate_cases(
     op: str, params: Mapping[str, Any], dtypes: Sequence[str], paths: Sequence[Path] = (BUNDLED_CASES,)
 ) -> list[case_files.Case]:
-    """The corpus cases the function can be judged on: those whose params (every param of the op
-    but the reduction, which is the function's own) are the ones declared."""
-    op_definition = _definition(op)
-    unknown = set(params) - set(op_definition.param_names)
-    if unknown:
-        raise GateUsageError(f"{op} takes no param {', '.join(sorted(unknown))}")
-    fixed = [p.name for p in op_definition.params if p.name != "reduction"]
-    declared = _values(op_definition, params, fixed)
-    selected = []
-    for case in case_files.load(paths).cases:
-        if case.op != op or _values(op_definition, case.params, fixed) != declared:
-            continue
-        chosen = tuple(d for d in case.dtypes if d in dtypes)
-        if not chosen:
-            continue
-        case_params = dict(case.params)
-        if op_definition.is_loss:
-            case_params["reduction"] = op_definition.with_defaults(params)["reduction"]
-        selected.append(dataclasses.replace(case, params=case_params, dtypes=chosen))
-    return selected
+    """The cases the gate runs for a loss with these params (no selection)."""
+    return select_cases(op, params, dtypes, paths).cases
 
 
-def _definition(op: str) -> OpDefinition:
-    try:
-        return definition(op)
-    except InvalidInput as problem:
-        raise GateUsageError(str(problem)) from None
+def select_cases(
+    op: str,
+    params: Mapping[str, Any],
+    dtypes: Sequence[str],
+    paths: Sequence[Path] = (BUNDLED_CASES,),
+    answers: OracleAnswers | None = None,
+    chosen: Selection = Selection(),
+) -> cases.GateCases:
+    """The corpus's inputs of the op under the user's params (see :mod:`conformance.gate.cases`),
+    as selected; those with no valid answer under the params expect an error or NaN."""
+    missing = [path for path in chosen.cases if not path.exists()]
+    if missing:
+        raise GateUsageError(f"no such file or directory: {', '.join(map(str, missing))}")
+    found = cases.gate_cases(op, params, dtypes, [*paths, *chosen.cases])
+    answers = answers or OracleAnswers(oracle_cache())
 
+    def has_no_answer(case: case_files.Case, dtype: str) -> bool:
+        try:
+            answers(case, dtype, ())
+        except oracle.InvalidInput:
+            return True
+        except OracleFailure:
+            return False
+        return False
 
-def _values(op: OpDefinition, params: Mapping[str, Any], names: Sequence[str]) -> list[str]:
-    complete = op.with_defaults(params)
-    return [json.dumps(complete[name], sort_keys=True, default=str) for name in names]
-
-
-def _modes(op: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    op_definition = _definition(op)
-    complete = op_definition.with_defaults(params)
-    return {p.name: complete[p.name] for p in op_definition.mode_params}
+    kept = selection.select(found.cases, chosen.select, chosen.deselect)
+    found.cases = cases.expecting_no_answer(kept, has_no_answer)
+    return found
 
 
 @dataclass
 class GateResult:
     report: ReportDocument
+    #: What the user should know beyond the verdicts: inputs left out, stale accept entries.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def records(self) -> list[ResultRecord]:
@@ -116,7 +151,11 @@ class GateResult:
 
     @property
     def failures(self) -> list[ResultRecord]:
-        return [r for r in self.records if r["verdict"] not in (Verdict.PASS, Verdict.UNSUPPORTED)]
+        return [
+            r
+            for r in self.records
+            if r["verdict"] not in (Verdict.PASS, Verdict.UNSUPPORTED) and _kind(r) not in EXPLAINED
+        ]
 
     @property
     def ok(self) -> bool:
@@ -134,7 +173,14 @@ class GateResult:
             ]
         if len(self.failures) > limit:
             lines.append(f"... and {len(self.failures) - limit} more (see the JSON report)")
-        verdicts = summarize(self.records)["verdicts"]
+        verdicts = dict(summarize(self.records)["verdicts"])
+        for kind in EXPLAINED:  # recorded as xfail with this explanation; said as what they are
+            shown = sum(_kind(r) == kind for r in self.records)
+            if shown:
+                verdicts["xfail"] -= shown
+                verdicts[kind] = shown
+        verdicts = {v: n for v, n in verdicts.items() if n}
+        lines += self.notes
         lines.append(f"{len(self.records)} results: " + ", ".join(f"{n} {v}" for v, n in verdicts.items()))
         return "\n".join(lines)
 
@@ -143,14 +189,111 @@ class GateResult:
             raise AssertionError("the loss does not conform:\n" + self.describe())
 
 
-def _judge(raws: Sequence[RawResult], variants: tuple[str, ...], frameworks: Sequence[Any]) -> GateResult:
-    # The gate asks "is this loss safe to train with": gradients within a few eps at their scale.
-    judge = Judge(OracleAnswers(oracle_cache()), known=[], reference=variants, profile="practical")
-    records = [record for raw in raws for record in judge.judge(raw)]
-    for record in records:
-        good = record["verdict"] in (Verdict.PASS, Verdict.UNSUPPORTED)
-        record["diagnosis"] = "" if good else diagnose(record)
-    return GateResult(build_report(records, environment(list(frameworks))))
+#: Explanation kinds of results that do not fail the gate: the platform's doing, or accepted by the user.
+EXPLAINED = (platform.PLATFORM, selection.ACCEPTED)
+
+
+def _kind(record: ResultRecord) -> str | None:
+    explanation = record.get("explanation")
+    return explanation["kind"] if explanation else None
+
+
+def _judge(
+    raws: Sequence[RawResult],
+    variants: tuple[str, ...],
+    frameworks: Sequence[Any],
+    answers: OracleAnswers,
+    framework: str,
+    run_natives: platform.RunNatives,
+    found: cases.GateCases,
+    accepted: Sequence[selection.Acceptance],
+) -> GateResult:
+    judge = Judge(answers, known=[], reference=variants, profile=PROFILE)
+    pairs = []
+    for raw in raws:
+        for record in judge.judge(raw):
+            if record["verdict"] == Verdict.FAIL:
+                _reconsider(raw, record, variants, answers)
+            pairs.append((raw, record))
+    if not variants:  # against a documented reference, the platform is the reference's business
+        platform.apply(pairs, framework, answers, run_natives)
+    records = [record for _, record in pairs]
+    for raw, record in pairs:
+        good = record["verdict"] in (Verdict.PASS, Verdict.UNSUPPORTED) or _kind(record) == platform.PLATFORM
+        record["diagnosis"] = "" if good else diagnose(record, _elsewhere(raw, record["quantity"], variants, answers))
+    selection.accept(records, accepted)
+    notes = [
+        f"left out: {count} corpus input(s) that do not fit your params ({reason})"
+        for reason, count in found.left_out.items()
+    ]
+    notes += selection.stale(accepted)
+    return GateResult(build_report(records, environment(list(frameworks))), notes)
+
+
+def _elsewhere(raw: RawResult, quantity: str, variants: tuple[str, ...], answers: OracleAnswers) -> Elsewhere:
+    """The oracle on the same inputs under other params, for the diagnoses."""
+
+    def at(params: Mapping[str, Any]) -> np.ndarray | None:
+        try:
+            found = oracle.evaluate(
+                raw.case.op, params, raw.inputs, raw.dtype, oracle.combine(variants), cache=answers.cache
+            )
+        except Exception:  # no answer under those params is no diagnosis, not the gate's end
+            return None
+        return np.asarray(getattr(found, quantity), dtype=np.float64)
+
+    return at
+
+
+def _reconsider(raw: RawResult, record: ResultRecord, variants: tuple[str, ...], answers: OracleAnswers) -> None:
+    """A failing result that one of the gate's conventions accepts passes, saying which."""
+    quantity = record["quantity"]
+    actual = raw.value if quantity == "value" else raw.grad
+    if actual is None:
+        return
+    op = raw.case.definition
+    params = op.with_defaults(raw.params)
+
+    def exact(params: Mapping[str, Any], inputs: Mapping[str, Any]) -> oracle.OracleResult:
+        return oracle.evaluate(op.name, params, inputs, raw.dtype, oracle.combine(variants), cache=answers.cache)
+
+    bounds = tolerance(quantity, raw.dtype, raw.case.tolerance, PROFILE)
+    accepted = (
+        conventions.nan_per_sample(raw.case.expect, raw.value)
+        if raw.case.expect is not None
+        else conventions.all_ignored_mean(op, params, raw.inputs, quantity, actual, exact)
+        or conventions.held_params(op, params, raw.inputs, raw.dtype, quantity, actual, bounds, exact)
+    )
+    if accepted is not None:
+        record["verdict"] = Verdict.PASS
+        record["message"] = f"{accepted}; {record['message']}"
+
+
+def _natives_in_process(inner: Any, framework: str, raws: Sequence[RawResult]) -> platform.RunNatives:
+    """The framework's own implementations of the op, run in this process on the given cases."""
+    described = [implementation.describe() for implementation in inner.implementations()]
+    table = {implementation.name: implementation for implementation in inner.implementations()}
+    by_case = {(raw.case.id, raw.dtype): raw for raw in raws}
+
+    def run_natives(natives: Sequence[case_files.Case]) -> list[RawResult]:
+        results = []
+        for case in natives:
+            for dtype in case.dtypes:
+                if (case.id, dtype) not in by_case:
+                    continue
+                mine = by_case[(case.id, dtype)]
+                ndim = mine.inputs[case.definition.prediction].ndim
+                for assignment in assign(case.definition, mine.params, described, framework, dtype, ndim):
+                    if assignment.unsupported is not None:
+                        continue
+                    name = assignment.implementation["name"]
+                    raw = RawResult(
+                        case, dtype, framework, dict(assignment.implementation), Status.OK, mine.params, mine.inputs
+                    )
+                    results.append(_run_in_process(inner, table[name], raw))
+        return results
+
+    return run_natives
 
 
 def oracle_cache() -> Any:
@@ -169,6 +312,7 @@ def run(
     args: str = "true,pred",
     timeout: float = DEFAULT_TIMEOUT,
     paths: Sequence[Path] = (BUNDLED_CASES,),
+    chosen: Selection = Selection(),
 ) -> GateResult:
     """Gate ``module:callable`` in an isolated worker of ``framework``."""
     params = dict(params or {})
@@ -177,22 +321,29 @@ def run(
     if args not in ("true,pred", "pred,true"):
         raise GateUsageError(f"--args is true,pred or pred,true, not {args!r}")
     variants = reference_variants(reference)
-    selected = gate_cases(op, params, dtypes, paths)
+    answers = OracleAnswers(oracle_cache())
+    accepted = selection.load_accepted(chosen.accept) if chosen.accept else []
+    found = select_cases(op, params, dtypes, paths, answers, chosen)
+    selected = found.cases
     description = {
         "target": target,
         "framework": framework,
         "op": op,
         "args": args,
         "name": target,
-        "mode": _modes(op, params),
+        "mode": cases.modes(cases.op_definition(op), params),
     }
     spec = "conformance.adapters.custom:from_environment"
-    found, raws = run_framework(
+    adapter, raws = run_framework(
         spec, selected, materialize_all(selected), timeout, environment={ENVIRONMENT: json.dumps(description)}
     )
-    if found.unloadable or (found.skipped and not raws):
-        raise GateUsageError(f"cannot gate {target}: {found.skipped}")
-    return _judge(raws, variants, [found])
+    if adapter.unloadable or (adapter.skipped and not raws):
+        raise GateUsageError(f"cannot gate {target}: {adapter.skipped}")
+
+    def run_natives(natives: Sequence[case_files.Case]) -> list[RawResult]:
+        return run_framework(framework, natives, materialize_all(natives), timeout)[1]
+
+    return _judge(raws, variants, [adapter], answers, framework, run_natives, found, accepted)
 
 
 def check_loss(
@@ -203,6 +354,7 @@ def check_loss(
     reference: str = "ideal",
     dtypes: Sequence[str] = DEFAULT_DTYPES,
     args: str = "true,pred",
+    chosen: Selection = Selection(),
     **params: Any,
 ) -> GateResult:
     """Gate a function object from Python.
@@ -214,8 +366,13 @@ def check_loss(
     if framework not in FRAMEWORKS:
         raise GateUsageError(f"the gate runs {', '.join(FRAMEWORKS)} functions, not {framework!r}")
     variants = reference_variants(reference)
-    selected = gate_cases(op, params, dtypes)
-    implementation = implementation_for(fn, getattr(fn, "__qualname__", "loss"), op, _modes(op, params), args)
+    answers = OracleAnswers(oracle_cache())
+    accepted = selection.load_accepted(chosen.accept) if chosen.accept else []
+    found = select_cases(op, params, dtypes, (BUNDLED_CASES,), answers, chosen)
+    selected = found.cases
+    implementation = implementation_for(
+        fn, getattr(fn, "__qualname__", "loss"), op, cases.modes(cases.op_definition(op), params), args
+    )
     by_id = {case.id: case for case in selected}
     raws = []
     with borrowed(framework) as inner:
@@ -223,12 +380,17 @@ def check_loss(
             raw = RawResult(
                 by_id[case_id], dtype, f"custom[{framework}]", implementation.describe(), Status.OK, case_params, inputs
             )
-            try:
-                outcome = inner.run(implementation, case_params, inputs, dtype)
-            except Exception as error:  # the user's function raising is a verdict
-                raw.status, raw.message = Status.ERROR, f"{type(error).__name__}: {error}"
-            else:
-                raw.value, raw.value_dtype = outcome.value, outcome.value_dtype
-                raw.grad, raw.grad_dtype = outcome.grad, outcome.grad_dtype
-            raws.append(raw)
-    return _judge(raws, variants, [])
+            raws.append(_run_in_process(inner, implementation, raw))
+        natives = _natives_in_process(inner, framework, raws)
+        return _judge(raws, variants, [], answers, framework, natives, found, accepted)
+
+
+def _run_in_process(inner: Any, implementation: Any, raw: RawResult) -> RawResult:
+    try:
+        outcome = inner.run(implementation, raw.params, raw.inputs, raw.dtype)
+    except Exception as error:  # the function raising is its verdict, not the gate's end
+        raw.status, raw.message = Status.ERROR, f"{type(error).__name__}: {error}"
+    else:
+        raw.value, raw.value_dtype = outcome.value, outcome.value_dtype
+        raw.grad, raw.grad_dtype = outcome.grad, outcome.grad_dtype
+    return raw
