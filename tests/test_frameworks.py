@@ -98,16 +98,7 @@ def test_every_known_divergence_still_shows_on_the_installed_framework_and_its_m
     entries = registry.load()
     by_framework: dict[str, list] = defaultdict(list)
     for entry in entries:
-        w = entry.witness
-        case = Case(
-            id=entry.name,
-            description="witness",
-            provenance=entry.link,
-            op=w.op,
-            params=w.params,
-            inputs=w.inputs,
-            dtypes=(w.dtype,),
-        )
+        case = entry.witness_case()
         for framework in entry.frameworks:
             by_framework[framework].append((entry, case))
     installed = set(adapter_specs())

@@ -32,19 +32,6 @@ ENTRIES = [e for e in registry.load() if e.model.startswith("jax.")]
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 
-def _witness_case(entry: registry.KnownDivergence) -> Case:
-    witness = entry.witness
-    return Case(
-        id=entry.name,
-        description=entry.reason,
-        provenance=entry.link,
-        op=witness.op,
-        params=dict(witness.params),
-        inputs=dict(witness.inputs),
-        dtypes=(witness.dtype,),
-    )
-
-
 def _fresh_cases() -> list[Case]:
     """Inputs of every size a loss meets, drawn from a seed: magnitudes from 1e-3 to 60 on both signs
     (past every saturation point of the four dtypes), rows with spreads up to 80, soft and one-hot
@@ -108,7 +95,7 @@ def _fresh_cases() -> list[Case]:
 
 @pytest.fixture(scope="module")
 def live() -> tuple[str, list[RawResult]]:
-    frameworks, results = run([_witness_case(e) for e in ENTRIES] + _fresh_cases(), ["jax"])
+    frameworks, results = run([e.witness_case() for e in ENTRIES] + _fresh_cases(), ["jax"])
     (framework,) = frameworks
     if framework.skipped:
         pytest.skip(f"jax: {framework.skipped}")

@@ -11,7 +11,6 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from conformance.corpus.cases import Case
 from conformance.judge import registry
 from conformance.judge.mechanisms import onednn
 from conformance.judge.mechanisms.eigen import EigenArith, inner_sum, reduction_packets
@@ -20,22 +19,9 @@ from conformance.run.runner import run
 ENTRIES = [e for e in registry.load() if "tensorflow" in e.frameworks and e.model.startswith("tensorflow.")]
 
 
-def _case(entry: registry.KnownDivergence) -> Case:
-    witness = entry.witness
-    return Case(
-        id=entry.name,
-        description=entry.reason,
-        provenance=entry.link,
-        op=witness.op,
-        params=dict(witness.params),
-        inputs=dict(witness.inputs),
-        dtypes=(witness.dtype,),
-    )
-
-
 @pytest.fixture(scope="module")
 def live():
-    frameworks, results = run([_case(e) for e in ENTRIES], ["tensorflow"])
+    frameworks, results = run([e.witness_case() for e in ENTRIES], ["tensorflow"])
     if any(f.skipped for f in frameworks):
         pytest.skip(f"tensorflow: {frameworks[0].skipped}")
     (framework,) = frameworks

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from conformance.corpus.cases import Case
 from conformance.report.records import DivergenceStatus
 from oracle.formats import FORMATS, FloatFormat
 
@@ -90,6 +91,19 @@ class KnownDivergence:
     first_seen: str = ""
     explained: int = 0
     fixed: int = 0
+
+    def witness_case(self) -> Case:
+        """The witness as a case of its own (id: the entry's name), to run it on a framework again."""
+        w = self.witness
+        return Case(
+            id=self.name,
+            description=self.reason,
+            provenance=self.link,
+            op=w.op,
+            params=dict(w.params),
+            inputs=dict(w.inputs),
+            dtypes=(w.dtype,),
+        )
 
     def in_scope(self, implementation: str, dtype: str, quantity: str) -> bool:
         return (
