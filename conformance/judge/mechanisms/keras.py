@@ -315,7 +315,9 @@ def _sparse_labels(context: ModelContext, a: Arith) -> tuple[np.ndarray, np.ndar
     """The labels as Keras hands them on: converted to the loss dtype first (Loss.__call__ converts
     y_true too: bfloat16 holds integers exactly only up to 256, so class 5000 becomes 4992),
     ignore_class masked to 0, then truncated back to integers. Also which samples are valid."""
-    as_dtype = a.cast(np.asarray(context.inputs["y_true"], dtype=np.float64))
+    labels = np.asarray(context.inputs["y_true"], dtype=np.float64)
+    # Keras 2 (option ``labels_in_dtype: false``) hands integer labels on as they are.
+    as_dtype = a.cast(labels) if context.options.get("labels_in_dtype", True) else labels
     valid = None
     ignore = context.params.get("ignore_index")
     if ignore is not None:
