@@ -187,3 +187,15 @@ def test_check_loss_leaves_the_callers_framework_settings_as_they_were(framework
     assert done.returncode == 0, done.stderr[-2000:]
     before, after = json.loads(done.stdout.strip().splitlines()[-1])
     assert before == after
+
+
+def test_a_loss_returning_the_wrong_shape_fails_with_a_reason_not_a_traceback(tmp_path):
+    """Huber under the default mean: one number is the answer; a loss that returns one per element
+    is a fail that names both shapes (a new op, huber, goes through the gate like any other)."""
+    done = gate(
+        "gate_targets:huber_without_its_reduction",
+        *("--op", "huber", "--framework", "torch", "--dtype", "float32", "--out", str(tmp_path)),
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "where the op with these params gives ()" in done.stdout

@@ -91,6 +91,17 @@ class Judge:
         except OracleFailure as problem:  # the oracle's own failure, recorded against the case
             record.update({"verdict": Verdict.ERROR, "message": str(problem)})
             return
+        wanted = np.shape(getattr(ideal, quantity))
+        if np.size(actual) != np.prod(wanted, dtype=np.int64):
+            reduction = case.definition.with_defaults(raw.params).get("reduction", "none")
+            record.update(
+                {
+                    "verdict": Verdict.FAIL,
+                    "message": f"returned shape {tuple(np.shape(actual))}, where the op with these params "
+                    f"gives {tuple(wanted)} (is the reduction {reduction!r} applied?)",
+                }
+            )
+            return
         bounds = tolerance(quantity, raw.dtype, case.tolerance, self.profile)
         floor = case.definition.gradient_scale(raw.params, raw.inputs) if quantity == "grad" else 1.0
         ideal_score = _score(actual, ideal, quantity, raw.dtype, bounds, floor)
