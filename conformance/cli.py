@@ -10,12 +10,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 from conformance import __version__, explain
 from conformance.corpus import cases
+from conformance.exits import EPILOG, ExitCode, NothingRan, UsageError
 from conformance.gate import command as gate_cli
 from conformance.judge.scoring import DEFAULT_PROFILE, PROFILES
 from conformance.report import diff, failures
@@ -30,32 +30,6 @@ from oracle.formats import DTYPES
 from oracle.ops import names as op_names
 
 BUNDLED_CASES = cases.BUNDLED_CASES
-
-
-class ExitCode(IntEnum):
-    """What a CI job needs to know from the status alone; every command keeps to it."""
-
-    OK = 0
-    UNEXPLAINED = 1
-    BAD_INPUT = 2
-    NOTHING_RAN = 3
-
-
-MEANINGS = {
-    ExitCode.OK: "all explained: every result passed, is documented, a known divergence or unsupported",
-    ExitCode.UNEXPLAINED: "unexplained results: a fail, error, timeout or crash (diff: a regression or a lost result)",
-    ExitCode.BAD_INPUT: "bad input or usage: an unreadable or invalid case file or report, a bad option",
-    ExitCode.NOTHING_RAN: "nothing ran: no framework installed or able to run the cases, or an empty selection",
-}
-EPILOG = "exit codes (every command):\n" + "\n".join(f"  {code.value}  {text}" for code, text in MEANINGS.items())
-
-
-class UsageError(Exception):
-    pass
-
-
-class NothingRan(Exception):
-    """No framework call was made: not an error in the input, and not a pass either."""
 
 
 def _validate(args: argparse.Namespace) -> int:

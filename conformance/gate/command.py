@@ -53,7 +53,8 @@ def arguments(command: argparse.ArgumentParser) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    from conformance.cli import NothingRan, UsageError, _parse_param
+    from conformance.cli import _parse_param
+    from conformance.exits import NothingRan, UsageError
     from conformance.gate import execute as gate
     from conformance.report import document as reports
 
