@@ -103,7 +103,7 @@ def _mpf_decimal(value: Mpf, digits: int) -> str:
         quotient = context.plus(decimal.Decimal(man << exp))
     else:
         quotient = context.divide(decimal.Decimal(man), decimal.Decimal(1 << -exp))
-    text = str(quotient.normalize(context))
+    text = str(quotient.normalize(context)).lower()  # 5.55e-17, as mpmath and the fast path write it
     return "-" + text if sign and text != "0" else text
 
 
@@ -118,4 +118,4 @@ def decimal_digits(value: Fraction, digits: int) -> str:
         return "0"
     context = _context(digits)
     quotient = context.divide(decimal.Decimal(value.numerator), decimal.Decimal(value.denominator))
-    return str(quotient.normalize(context))
+    return str(quotient.normalize(context)).lower()

@@ -137,3 +137,17 @@ def load_crashing() -> LoadCrashing:
 
 def load_hanging() -> LoadHanging:
     return LoadHanging("load_hanging")
+
+
+class Slow(Softplus):
+    """A quarter of a second per call: a run long enough to be interrupted at a known point."""
+
+    def run(
+        self, implementation: Implementation, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], dtype: str
+    ) -> Outcome:
+        time.sleep(0.25)
+        return super().run(implementation, params, inputs, dtype)
+
+
+def slow() -> Slow:
+    return Slow("slow")

@@ -71,7 +71,8 @@ def test_run_writes_three_reports_that_follow_the_schema(tmp_path, small_cases):
     assert hard_zero[0]["verdict"] == "documented" and hard_zero[0]["semantics"] == "torch_log_floor"
     assert hard_zero[0]["exact"] == ["inf"] and hard_zero[0]["actual"] == [100.0]
     assert (out / "junit.xml").read_text().startswith("<?xml")
-    assert "<table class=matrix>" in (out / "report.html").read_text()
+    assert "<table class=summary>" in (out / "report.html").read_text()
+    assert "<table class=matrix>" in (out / "report-ops" / "binary_crossentropy.html").read_text()
 
 
 def test_two_runs_differ_only_in_created(tmp_path, small_cases):
@@ -210,7 +211,9 @@ def test_a_case_the_oracle_cannot_decide_is_an_error_and_the_rest_of_the_run_goe
     from oracle import evaluation
 
     # Simulate an oracle that cannot decide bfloat16 roundings: the real Ziv loop then climbs to
-    # MAX_BITS and raises OracleUndecided for those cases only.
+    # MAX_BITS and raises OracleUndecided for those cases only (the fast path, which would decide
+    # them first, is off: the exact path's bug trap is what is tested).
+    monkeypatch.setattr(evaluation, "covers", lambda *args: False)
     decide = evaluation.decide
     monkeypatch.setattr(
         evaluation, "decide", lambda enclosure, fmt: None if fmt.name == "bfloat16" else decide(enclosure, fmt)
