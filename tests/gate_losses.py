@@ -19,10 +19,11 @@ def smoothed_bce_with_logits(y_true: torch.Tensor, logits: torch.Tensor) -> torc
 
 
 def weighted_bce_with_logits(y_true: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """A weighted mean: sum(w l) / sum(w), the weights in the inputs' dtype."""
+    """A weighted mean as the frameworks take it (Keras, torch, optax): sum(w l) / N, the number of
+    samples, not the weights' sum; the weights in the inputs' dtype."""
     weights = torch.tensor(WEIGHTS, dtype=logits.dtype).expand_as(logits)
     losses = -(y_true * F.logsigmoid(logits) + (1 - y_true) * F.logsigmoid(-logits))
-    return (weights * losses).sum() / weights.sum()
+    return (weights * losses).mean()
 
 
 def sparse_cross_entropy_nan_per_sample(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:

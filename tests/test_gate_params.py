@@ -47,11 +47,12 @@ def test_a_loss_that_makes_only_the_invalid_sample_nan_passes_the_invalid_label_
     options = {"op": "sparse_categorical_crossentropy", "framework": "torch", "from_logits": True, "reduction": "none"}
     per_sample = check_loss(losses.sparse_cross_entropy_nan_per_sample, **options)
     judged = [r for r in per_sample.records if r["case"] in INVALID_LABEL_CASES]
-    assert len(judged) == 12 and all(r["verdict"] == "pass" for r in judged)
+    # 3 cases x the gate's 4 default dtypes x (value, gradient)
+    assert len(judged) == 24 and all(r["verdict"] == "pass" for r in judged)
     assert all("per-sample NaN" in r["message"] for r in judged)
     silent = check_loss(losses.sparse_cross_entropy_any_number, **options)
     judged = [r for r in silent.records if r["case"] in INVALID_LABEL_CASES]
-    assert len(judged) == 12 and all(r["verdict"] == "fail" for r in judged)
+    assert len(judged) == 24 and all(r["verdict"] == "fail" for r in judged)
 
 
 def test_the_gradient_of_an_all_ignored_mean_may_be_zeros():
