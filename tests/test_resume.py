@@ -84,7 +84,14 @@ def test_ctrl_c_stops_the_run_at_once_and_it_resumes(tmp_path):
     slow += ["--op", "softplus", "--framework", "robustness_fakes:slow", "--cache-dir", str(tmp_path / "cache")]
     with (tmp_path / "stderr.log").open("ab") as log:
         run = subprocess.Popen(
-            [*slow, "--out", str(folder)], cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=log
+            [*slow, "--out", str(folder)],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            # As at a terminal: a run started in the background inherits SIGINT ignored, and Python
+            # then installs no KeyboardInterrupt handler (CI started this way saw exit 0).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.monotonic() + 120
         while len(journal_lines(folder)) < 2 and run.poll() is None and time.monotonic() < deadline:
