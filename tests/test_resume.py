@@ -80,7 +80,12 @@ def test_ctrl_c_stops_the_run_at_once_and_it_resumes(tmp_path):
     after its first answers are journaled, whatever the machine's speed."""
     folder = tmp_path / "interrupted"
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-    slow = [sys.executable, "-m", "conformance.cli", "run", str(ROOT / "cases" / "primitives.yaml")]
+    # As at a terminal, whatever started the tests: a process started in the background inherits
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler (CI started that way saw
+    # exit 0). The child restores it itself (a preexec_fn would fork beside the test's threads).
+    restore = "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    restore += "sys.argv[0] = 'conformance'; runpy.run_module('conformance.cli', run_name='__main__')"
+    slow = [sys.executable, "-c", restore, "run", str(ROOT / "cases" / "primitives.yaml")]
     slow += ["--op", "softplus", "--framework", "robustness_fakes:slow", "--cache-dir", str(tmp_path / "cache")]
     with (tmp_path / "stderr.log").open("ab") as log:
         run = subprocess.Popen(
@@ -89,9 +94,6 @@ def test_ctrl_c_stops_the_run_at_once_and_it_resumes(tmp_path):
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=log,
-            # As at a terminal: a run started in the background inherits SIGINT ignored, and Python
-            # then installs no KeyboardInterrupt handler (CI started this way saw exit 0).
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.monotonic() + 120
         while len(journal_lines(folder)) < 2 and run.poll() is None and time.monotonic() < deadline:
