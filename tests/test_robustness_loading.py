@@ -229,6 +229,28 @@ def test_a_linspace_rounds_each_value_once_whatever_its_bounds(tmp_path):
     assert tiny == [0.0, 0.5, 1.0]
 
 
+def test_a_long_linspace_is_rounded_once_and_kept_on_disk_and_a_damaged_copy_is_rounded_again(tmp_path, monkeypatch):
+    """thirds of 3 * 2**-12 over 3001 points are k 2**-12: exact in every dtype but bfloat16,
+    where k = 257 (9 bits) rounds to even, 256 2**-12 = 0.0625."""
+    from conformance.corpus import generators
+    from oracle.formats import FORMATS
+
+    monkeypatch.setenv("LOSS_CONFORMANCE_CACHE", str(tmp_path))
+    spec = {"linspace": [0, "0.732421875", 3001]}  # 3000 * 2**-12
+
+    def fresh(dtype: str) -> list[float]:
+        generators._linspace.cache_clear()
+        generators._expand.cache_clear()
+        return generators.expand(spec, FORMATS[dtype]).tolist()
+
+    assert fresh("float32")[:3] == [0.0, 2.0**-12, 2.0**-11] and fresh("float32")[-1] == 3000 * 2.0**-12
+    stored = list((tmp_path / "expansions").glob("*.npz"))
+    assert len(stored) == 1
+    assert fresh("bfloat16")[257] == 0.0625  # from the stored copy
+    stored[0].write_bytes(b"not an npz")
+    assert fresh("bfloat16")[257] == 0.0625 and fresh("float16")[257] == 257 * 2.0**-12
+
+
 def test_a_label_outside_the_classes_loads_when_the_case_expects_no_answer(tmp_path):
     body = "    expect: error\n    inputs: {y_true: [5, -100], y_pred: [[1, 2], [3, 4]]}\n"
     expected, errors = cases.load_file(write(tmp_path, "expected", entry(body, head=SPARSE)))

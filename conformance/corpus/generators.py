@@ -15,15 +15,22 @@ it makes is an integer.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
 import math
+import os
+import tempfile
+import zipfile
 from collections.abc import Mapping
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from oracle.cache import default_root
 from oracle.formats import FORMATS, FloatFormat, round_fraction
 
 from . import values
@@ -126,8 +133,38 @@ def _plain(data: Any) -> Any:
     return data.text if isinstance(data, Literal) else data
 
 
+#: Linspaces at least this long are kept on disk once rounded (a fresh process, a gate call
+#: say, would otherwise spend seconds rounding 100,000 exact decimals into four dtypes again).
+STORED_FROM = 1_000
+#: Part of a stored expansion's name: bump it when the rounding below changes.
+EXPANSION_FORMAT = "1"
+
+
 @functools.lru_cache(maxsize=4)
 def _linspace(spec: str) -> dict[str, np.ndarray]:
+    """A linspace rounded into every dtype at once, from the disk store when it is there."""
+    if json.loads(spec)[2] < STORED_FROM:
+        return _round_linspace(spec)
+    path = default_root() / "expansions" / f"{hashlib.sha256((EXPANSION_FORMAT + spec).encode()).hexdigest()}.npz"
+    try:
+        with np.load(path) as stored:
+            return {name: stored[name] for name in (*FORMATS, "labels")}
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # absent or damaged: round again
+        pass
+    rounded = _round_linspace(spec)
+    with contextlib.suppress(OSError):  # a read-only cache costs time, not the run
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                np.savez(out, **rounded)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
+            os.replace(temporary, path)
+        finally:
+            Path(temporary).unlink(missing_ok=True)
+    return rounded
+
+
+def _round_linspace(spec: str) -> dict[str, np.ndarray]:
     """A linspace rounded into every dtype at once (and as integer labels).
 
     The k-th value is (A + k B) / C over one common denominator: no gcd per element, which
