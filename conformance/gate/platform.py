@@ -47,13 +47,12 @@ def apply(
 ) -> None:
     """Turn the failing records that a platform mechanism explains, on the user's loss and on the
     framework's own implementation alike, into ``platform`` records."""
-    candidates = entries(framework)
+    failing = [(raw, record) for raw, record in pairs if record["verdict"] == Verdict.FAIL]
+    candidates = entries(framework) if failing else []  # no failure: the registry need not even be read
     if not candidates:
         return
     reproduced = []
-    for raw, record in pairs:
-        if record["verdict"] != Verdict.FAIL:
-            continue
+    for raw, record in failing:
         found = _reproduce(candidates, raw, record["quantity"], answers)
         if found is not None:
             reproduced.append((raw, record, found))
