@@ -199,3 +199,22 @@ def test_a_loss_returning_the_wrong_shape_fails_with_a_reason_not_a_traceback(tm
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert "where the op with these params gives ()" in done.stdout
+
+
+NUMPY_BCE_LOGITS = ["--op", "binary_crossentropy", "--param", "from_logits=true", "--framework", "numpy"]
+
+
+def test_any_installed_adapter_can_be_gated_here_numpy_without_autodiff(tmp_path):
+    done = gate("gate_numpy_losses:stable_bce_with_logits", *NUMPY_BCE_LOGITS, "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout[-3000:]
+    # Every value is scored; every gradient is unsupported (NumPy has no autodiff), none an error.
+    summary = done.stdout.splitlines()[-2]
+    assert summary.endswith("pass, 396 unsupported") and "fail" not in summary and "error" not in summary
+
+
+def test_a_numpy_mean_that_adds_bfloat16_in_bfloat16_fails_in_bfloat16_only(tmp_path):
+    done = gate("gate_numpy_losses:bce_with_logits_mean_in_dtype", *NUMPY_BCE_LOGITS, "--out", str(tmp_path))
+    assert done.returncode == 1
+    failures = [line for line in done.stdout.splitlines() if line.startswith("FAIL ")]
+    assert failures and all("[bfloat16 value]" in line for line in failures), failures
+    assert "accumulated in bfloat16" in done.stdout

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from importlib import import_module
+from importlib.metadata import entry_points
 from typing import Any
+
+from .base import ENTRY_POINT_GROUP, Adapter
 
 #: The frameworks whose tensors and autodiff other adapters build on (Keras, the gate).
 TENSOR_FRAMEWORKS = ("torch", "tensorflow", "jax")
@@ -43,3 +47,18 @@ def borrowed(framework: str) -> Iterator[Any]:
     """
     with _adapter_class(framework).borrowed() as adapter:
         yield adapter
+
+
+def resolve(spec: str) -> Adapter:
+    """The adapter an entry-point name (``torch``, ``keras-jax``, a third party's) or a
+    ``module:factory`` spec makes, not yet loaded."""
+    if ":" in spec:
+        module, attribute = spec.split(":", 1)
+        factory = getattr(import_module(module), attribute)
+    else:
+        matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == spec]
+        if not matches:
+            raise LookupError(f"no adapter named {spec!r} in entry-point group {ENTRY_POINT_GROUP}")
+        factory = matches[0].load()
+    adapter: Adapter = factory()
+    return adapter

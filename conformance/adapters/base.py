@@ -185,6 +185,9 @@ class TensorAdapter:
 
     name = "abstract"
     bridge: Tensors
+    #: Whether the bridge differentiates (NumPy and ONNX Runtime's inference build do not): a
+    #: user's function gated on such an adapter is scored on its values, its gradient unsupported.
+    autodiff = True
 
     def attach(self) -> None:
         raise NotImplementedError

@@ -3,7 +3,10 @@
 The gate runs it in an ordinary worker (so a loss that crashes or hangs costs its case,
 not the gate). The worker learns what to load from CONFORMANCE_CUSTOM_LOSS, a JSON object:
 ``{"target": "module:callable", "framework": "torch", "op": ..., "mode": {"from_logits": bool},
-"args": "true,pred" | "pred,true", "name": ...}``.
+"args": "true,pred" | "pred,true", "name": ...}``. ``framework`` is any installed adapter's
+entry-point name: the user's function gets that adapter's tensors (``keras-jax``: JAX arrays
+under Keras' settings; ``numpy``: arrays) and its autodiff. The same worker also offers the
+adapter's own implementations as ``natives``, which the gate's platform verdict runs.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from typing import Any
 
 from oracle.ops import definition
 
-from . import TENSOR_FRAMEWORKS, loaded
+from . import TENSOR_FRAMEWORKS, resolve
 from .base import Implementation, TensorAdapter
 
 ENVIRONMENT = "CONFORMANCE_CUSTOM_LOSS"
-FRAMEWORKS = TENSOR_FRAMEWORKS
+#: The frameworks ``check_loss`` borrows in the caller's own process; the CLI gate takes any adapter.
+IN_PROCESS_FRAMEWORKS = TENSOR_FRAMEWORKS
 
 
 def load_callable(target: str) -> Callable[..., Any]:
@@ -37,7 +41,7 @@ def load_callable(target: str) -> Callable[..., Any]:
 
 
 def implementation_for(
-    function: Callable[..., Any], name: str, op: str, mode: Mapping[str, Any], args: str
+    function: Callable[..., Any], name: str, op: str, mode: Mapping[str, Any], args: str, gradient: bool = True
 ) -> Implementation:
     """The user's function takes every param of its op: the gate runs only the cases whose params
     the user declared, so what the function honours is what the cases use."""
@@ -52,7 +56,7 @@ def implementation_for(
 
     takes = frozenset(p.name for p in op_definition.params if not p.mode and p.name != "reduction")
     reductions = frozenset(op_definition.param("reduction").choices) if op_definition.is_loss else frozenset({"none"})
-    return Implementation(name, op, call, takes, reductions, mode=dict(mode))
+    return Implementation(name, op, call, takes, reductions, mode=dict(mode), gradient=gradient)
 
 
 class CustomLossAdapter(TensorAdapter):
@@ -61,8 +65,9 @@ class CustomLossAdapter(TensorAdapter):
         self.name = f"custom[{spec['framework']}]"
 
     def load(self) -> None:
-        self.inner = loaded(self.spec["framework"])
-        self.bridge = self.inner.bridge
+        inner: Any = resolve(self.spec["framework"])  # a TensorAdapter: it has a bridge
+        inner.load()
+        self.inner, self.bridge = inner, inner.bridge
         self.function = load_callable(self.spec["target"])
 
     def version(self) -> str:
@@ -70,7 +75,12 @@ class CustomLossAdapter(TensorAdapter):
 
     def implementations(self) -> list[Implementation]:
         spec = self.spec
-        return [implementation_for(self.function, spec["name"], spec["op"], spec["mode"], spec["args"])]
+        gradient = bool(getattr(self.inner, "autodiff", True))
+        return [implementation_for(self.function, spec["name"], spec["op"], spec["mode"], spec["args"], gradient)]
+
+    def natives(self) -> list[Implementation]:
+        """The framework's own implementations of the op (the gate's platform verdict runs them)."""
+        return [native for native in self.inner.implementations() if native.op == self.spec["op"]]
 
 
 def from_environment() -> CustomLossAdapter:

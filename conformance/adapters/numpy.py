@@ -137,6 +137,7 @@ def _implementations() -> list[Implementation]:
 
 class NumpyAdapter(TensorAdapter):
     name = "numpy"
+    autodiff = False
 
     def load(self) -> None:
         if devices.requested() != "cpu":

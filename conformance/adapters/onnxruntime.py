@@ -184,6 +184,7 @@ def _implementations(graphs: Graphs) -> list[Implementation]:
 
 class OnnxRuntimeAdapter(TensorAdapter):
     name = "onnxruntime"
+    autodiff = False
 
     def attach(self) -> None:
         import onnx

@@ -24,7 +24,12 @@ def arguments(command: argparse.ArgumentParser) -> None:
         help="KEY=VALUE (VALUE as JSON): your loss's own params, e.g. from_logits=true label_smoothing=0.1 "
         "sample_weight=[1,2,1,1]",
     )
-    command.add_argument("--framework", required=True, choices=["torch", "tensorflow", "jax"])
+    command.add_argument(
+        "--framework",
+        required=True,
+        help="the installed adapter whose tensors and autodiff your function takes: torch, tensorflow, jax, "
+        "or any other entry-point name (keras-jax, numpy, a third party's)",
+    )
     command.add_argument(
         "--reference",
         default="ideal",

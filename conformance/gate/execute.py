@@ -26,7 +26,7 @@ import yaml
 
 import oracle
 from conformance.adapters import borrowed
-from conformance.adapters.custom import ENVIRONMENT, FRAMEWORKS, implementation_for
+from conformance.adapters.custom import ENVIRONMENT, IN_PROCESS_FRAMEWORKS, implementation_for
 from conformance.corpus import cases as case_files
 from conformance.judge.answers import OracleAnswers, OracleFailure
 from conformance.judge.scoring import tolerance
@@ -34,7 +34,14 @@ from conformance.judge.verdicts import Judge
 from conformance.pipeline import environment
 from conformance.report.records import ReportDocument, ResultRecord, Verdict, build_report, summarize
 from conformance.run.plan import assign
-from conformance.run.runner import DEFAULT_TIMEOUT, RawResult, adapter_specs, materialize_all, run_framework
+from conformance.run.runner import (
+    DEFAULT_TIMEOUT,
+    RawResult,
+    WorkerPool,
+    adapter_specs,
+    materialize_all,
+    run_framework,
+)
 from conformance.run.wire import Status
 from conformance.run.workers import WorkerFailure, started
 from oracle.formats import DTYPES
@@ -314,36 +321,52 @@ def run(
     paths: Sequence[Path] = (BUNDLED_CASES,),
     chosen: Selection = Selection(),
 ) -> GateResult:
-    """Gate ``module:callable`` in an isolated worker of ``framework``."""
+    """Gate ``module:callable`` in an isolated worker of ``framework`` (any installed adapter).
+
+    The worker starts first, so the framework imports while this process loads the cases and
+    their exact answers; the same worker then runs the framework's own implementations where the
+    platform verdict needs them: one import per gate call.
+    """
     params = dict(params or {})
-    if framework not in FRAMEWORKS:
-        raise GateUsageError(f"the gate runs {', '.join(FRAMEWORKS)} functions, not {framework!r}")
+    installed = adapter_specs()
+    if framework not in installed:
+        raise GateUsageError(f"no installed adapter {framework!r} to gate a loss of; installed: {', '.join(installed)}")
     if args not in ("true,pred", "pred,true"):
         raise GateUsageError(f"--args is true,pred or pred,true, not {args!r}")
-    variants = reference_variants(reference)
-    answers = OracleAnswers(oracle_cache())
-    accepted = selection.load_accepted(chosen.accept) if chosen.accept else []
-    found = select_cases(op, params, dtypes, paths, answers, chosen)
-    selected = found.cases
+    definition = cases.op_definition(op)
     description = {
         "target": target,
         "framework": framework,
         "op": op,
         "args": args,
         "name": target,
-        "mode": cases.modes(cases.op_definition(op), params),
+        "mode": cases.modes(definition, params),
     }
-    spec = "conformance.adapters.custom:from_environment"
-    adapter, raws = run_framework(
-        spec, selected, materialize_all(selected), timeout, environment={ENVIRONMENT: json.dumps(description)}
-    )
-    if adapter.unloadable or (adapter.skipped and not raws):
-        raise GateUsageError(f"cannot gate {target}: {adapter.skipped}")
+    pool = WorkerPool()
+    try:
+        pool.launch(CUSTOM_SPEC, environment={ENVIRONMENT: json.dumps(description)})
+        variants = reference_variants(reference)
+        answers = OracleAnswers(oracle_cache())
+        accepted = selection.load_accepted(chosen.accept) if chosen.accept else []
+        found = select_cases(op, params, dtypes, paths, answers, chosen)
+        selected = found.cases
+        adapter, raws = run_framework(CUSTOM_SPEC, selected, materialize_all(selected), timeout, pool=pool)
+        if adapter.unloadable or (adapter.skipped and not raws):
+            raise GateUsageError(f"cannot gate {target}: {adapter.skipped}")
 
-    def run_natives(natives: Sequence[case_files.Case]) -> list[RawResult]:
-        return run_framework(framework, natives, materialize_all(natives), timeout)[1]
+        def run_natives(natives: Sequence[case_files.Case]) -> list[RawResult]:
+            ran = run_framework(CUSTOM_SPEC, natives, materialize_all(natives), timeout, pool=pool, roster="natives")[1]
+            for raw in ran:  # the framework's own implementation, run in the user's worker
+                raw.framework = framework
+            return ran
 
-    return _judge(raws, variants, [adapter], answers, framework, run_natives, found, accepted)
+        return _judge(raws, variants, [adapter], answers, framework, run_natives, found, accepted)
+    finally:
+        pool.close()
+
+
+#: The worker of a user's loss: the adapter reads what to load from ``ENVIRONMENT``.
+CUSTOM_SPEC = "conformance.adapters.custom:from_environment"
 
 
 def check_loss(
@@ -363,8 +386,11 @@ def check_loss(
     isolation), and leaves the caller's framework settings as they were: no thread counts or
     TF32 switches are touched, and JAX's float64 is enabled only while the cases run.
     """
-    if framework not in FRAMEWORKS:
-        raise GateUsageError(f"the gate runs {', '.join(FRAMEWORKS)} functions, not {framework!r}")
+    if framework not in IN_PROCESS_FRAMEWORKS:
+        raise GateUsageError(
+            f"check_loss runs {', '.join(IN_PROCESS_FRAMEWORKS)} functions in this process, not {framework!r} "
+            "(the CLI's `conformance gate` takes any installed adapter)"
+        )
     variants = reference_variants(reference)
     answers = OracleAnswers(oracle_cache())
     accepted = selection.load_accepted(chosen.accept) if chosen.accept else []

@@ -102,12 +102,24 @@ class WorkerPool:
     def __init__(self) -> None:
         self.workers: dict[tuple[str, str], Worker] = {}
 
-    def acquire(self, spec: str, device: str = DEFAULT_DEVICE, timeout: float | None = None) -> Worker:
+    def launch(self, spec: str, environment: dict[str, str] | None = None, device: str = DEFAULT_DEVICE) -> None:
+        """Start ``spec``'s worker now without waiting for it: its import overlaps the caller's
+        own work (the gate loads its cases meanwhile); :meth:`acquire` then waits for it."""
         if (spec, device) not in self.workers:
-            worker = Worker(spec, device=device)
-            worker.start(*(() if timeout is None else (timeout,)))
+            worker = Worker(spec, environment, device)
+            worker.launch()
             self.workers[(spec, device)] = worker
-        return self.workers[(spec, device)]
+
+    def acquire(self, spec: str, device: str = DEFAULT_DEVICE, timeout: float | None = None) -> Worker:
+        self.launch(spec, device=device)
+        worker = self.workers[(spec, device)]
+        if not worker.handshake:
+            try:
+                worker.await_handshake(*(() if timeout is None else (timeout,)))
+            except WorkerFailure:
+                del self.workers[(spec, device)]
+                raise
+        return worker
 
     def close(self) -> None:
         for worker in self.workers.values():
@@ -121,11 +133,14 @@ def connect(
     environment: dict[str, str] | None = None,
     device: str = DEFAULT_DEVICE,
     timeout: float = DEFAULT_TIMEOUT,
+    roster: str = "implementations",
 ) -> tuple[Framework, Worker | None]:
     """Start (or reuse, from ``pool``) the framework's worker and read its handshake.
 
     The worker is None when it could not start; ``framework.skipped`` then says why, as it does
-    for a framework that is not installed, not reachable on ``device``, or cannot be loaded."""
+    for a framework that is not installed, not reachable on ``device``, or cannot be loaded.
+    ``roster`` is the handshake's list of implementations to plan from: ``natives`` are the
+    framework's own, which a worker of a user's loss also runs (see :mod:`conformance.gate`)."""
     framework = Framework(spec)
     try:
         if pool is not None:
@@ -144,7 +159,7 @@ def connect(
         framework.unloadable = bool(handshake.get("unloadable"))
     else:
         framework.name, framework.version = handshake["name"], handshake["version"]
-        framework.implementations = handshake["implementations"]
+        framework.implementations = handshake.get(roster, [])
         framework.load_seconds = float(handshake.get("load_seconds", 0.0))
     return framework, worker
 
@@ -199,11 +214,12 @@ def run_framework(
     environment: dict[str, str] | None = None,
     device: str = DEFAULT_DEVICE,
     journal: Journal | None = None,
+    roster: str = "implementations",
 ) -> tuple[Framework, list[RawResult]]:
     """Every (case, dtype, implementation) of one framework; calls in ``journal`` are not redone."""
     if progress is not None:
         progress.starting(spec)
-    framework, worker = connect(spec, pool, environment, device, timeout)
+    framework, worker = connect(spec, pool, environment, device, timeout, roster)
     try:
         results, tasks = plan(framework, cases, inputs)
         if framework.skipped:

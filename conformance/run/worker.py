@@ -22,27 +22,13 @@ import sys
 import threading
 import time
 import traceback
-from importlib import import_module
-from importlib.metadata import entry_points
 from typing import Any, TextIO
 
-from conformance.adapters.base import ENTRY_POINT_GROUP, Adapter, declaration_problems
+from conformance.adapters import resolve
+from conformance.adapters.base import Adapter, declaration_problems
 
 from . import devices, wire
 from .devices import DeviceUnavailable
-
-
-def resolve(spec: str) -> Adapter:
-    if ":" in spec:
-        module, attribute = spec.split(":", 1)
-        factory = getattr(import_module(module), attribute)
-    else:
-        matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == spec]
-        if not matches:
-            raise LookupError(f"no adapter named {spec!r} in entry-point group {ENTRY_POINT_GROUP}")
-        factory = matches[0].load()
-    adapter: Adapter = factory()
-    return adapter
 
 
 def _send(channel: TextIO, message: dict[str, Any]) -> None:
@@ -87,9 +73,9 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def _handshake(adapter: Adapter, table: dict[str, Any], started: float) -> dict[str, Any]:
+def _handshake(adapter: Adapter, table: dict[str, Any], natives: dict[str, Any], started: float) -> dict[str, Any]:
     version = adapter.version()
-    return {
+    handshake = {
         "ready": True,
         "name": str(adapter.name),
         # A None or non-string version must not reach the report as anything but text.
@@ -97,6 +83,16 @@ def _handshake(adapter: Adapter, table: dict[str, Any], started: float) -> dict[
         "implementations": [implementation.describe() for implementation in table.values()],
         "load_seconds": time.perf_counter() - started,
     }
+    if natives:
+        handshake["natives"] = [implementation.describe() for implementation in natives.values()]
+    return handshake
+
+
+def _natives(adapter: Adapter) -> dict[str, Any]:
+    """The framework's own implementations that an adapter of a user's loss also offers, so the
+    gate runs them in this worker rather than importing the framework a second time."""
+    offered = getattr(adapter, "natives", None)
+    return {implementation.name: implementation for implementation in offered()} if callable(offered) else {}
 
 
 def main(spec: str) -> int:
@@ -119,8 +115,10 @@ def main(spec: str) -> int:
         return 0
     try:
         table = {implementation.name: implementation for implementation in adapter.implementations()}
+        natives = {name: native for name, native in _natives(adapter).items() if name not in table}
         problems = [problem for implementation in table.values() for problem in declaration_problems(implementation)]
-        handshake = _handshake(adapter, table, started)
+        handshake = _handshake(adapter, table, natives, started)
+        table.update(natives)
     except Exception as error:  # an adapter whose declarations raise is as broken as one that cannot load
         _send(channel, {"ready": False, "reason": f"cannot load: {type(error).__name__}: {error}", "unloadable": True})
         return 0

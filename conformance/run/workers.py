@@ -67,6 +67,12 @@ class Worker:
 
     def start(self, timeout: float = STARTUP_TIMEOUT) -> dict[str, Any]:
         """Start the worker and wait up to ``timeout`` for its handshake (import and load)."""
+        self.launch()
+        return self.await_handshake(timeout)
+
+    def launch(self) -> None:
+        """Start the process and return at once: the framework imports while the caller works on."""
+        self.handshake = {}
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in stop()
         environment = {**devices.worker_environment(self.device, {**os.environ, **SINGLE_THREADED}), **self.environment}
         self._process = subprocess.Popen(
@@ -79,8 +85,15 @@ class Worker:
             start_new_session=True,
         )
         self._buffer = b""
+
+    def await_handshake(self, timeout: float = STARTUP_TIMEOUT) -> dict[str, Any]:
+        """The launched worker's handshake, waited for up to ``timeout``."""
         self.handshake = self._receive(timeout)
         return self.handshake
+
+    @property
+    def launched(self) -> bool:
+        return self._process is not None
 
     def call(self, task: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self._process is None or self._process.poll() is not None:
