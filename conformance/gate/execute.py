@@ -32,6 +32,7 @@ from conformance.judge.answers import OracleAnswers, OracleFailure
 from conformance.judge.scoring import tolerance
 from conformance.judge.verdicts import Judge
 from conformance.pipeline import environment
+from conformance.report import plots
 from conformance.report.records import ReportDocument, ResultRecord, Verdict, build_report, summarize
 from conformance.run.plan import assign
 from conformance.run.runner import (
@@ -350,6 +351,7 @@ def run(
         accepted = selection.load_accepted(chosen.accept) if chosen.accept else []
         found = select_cases(op, params, dtypes, paths, answers, chosen)
         selected = found.cases
+        plots.prepare_in_background()  # the report's figures, while the worker may still be importing
         adapter, raws = run_framework(CUSTOM_SPEC, selected, materialize_all(selected), timeout, pool=pool)
         if adapter.unloadable or (adapter.skipped and not raws):
             raise GateUsageError(f"cannot gate {target}: {adapter.skipped}")

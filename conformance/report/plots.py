@@ -16,10 +16,12 @@ value is black and dashed, and the legend sits outside the data.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import math
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +57,19 @@ class Series:
 def available() -> bool:
     """Whether matplotlib is installed (it is the ``report`` extra, not a core dependency)."""
     return importlib.util.find_spec("matplotlib") is not None
+
+
+def prepare_in_background() -> None:
+    """Import matplotlib's figure and SVG backend on a daemon thread (a third of a second), for a
+    caller about to wait on something else: the gate, while its worker imports the framework."""
+
+    def load() -> None:
+        with contextlib.suppress(ImportError):
+            import matplotlib.backends.backend_svg
+            import matplotlib.figure  # noqa: F401
+
+    if available():
+        threading.Thread(target=load, name="prepare-plots", daemon=True).start()
 
 
 def plotted_palette(records: Iterable[ResultRecord]) -> dict[str, str]:
