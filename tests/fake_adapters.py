@@ -14,8 +14,25 @@ from typing import Any
 import numpy as np
 
 from conformance.adapters.base import Implementation, Outcome
+from conformance.corpus.cases import Case
 
 TRIGGER = 13.0
+
+
+def softplus_cases(*xs: float) -> list[Case]:
+    """One float32 softplus case per x, ids ``fake/x=X``; the trigger among them makes a fake misbehave."""
+    return [
+        Case(
+            id=f"fake/x={x}",
+            description="d",
+            provenance="test",
+            op="softplus",
+            params={},
+            inputs={"x": [x]},
+            dtypes=("float32",),
+        )
+        for x in xs
+    ]
 
 
 class FakeAdapter:

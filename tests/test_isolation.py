@@ -1,34 +1,16 @@
 """A framework that crashes, hangs or raises costs one case, never the run."""
 
-import os
-from pathlib import Path
-
 import pytest
 
-from conformance.corpus.cases import Case
 from conformance.run.runner import run
 
-TESTS = Path(__file__).resolve().parent
+import fake_adapters
 
-
-@pytest.fixture(autouse=True)
-def workers_find_the_fakes(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+pytestmark = pytest.mark.usefixtures("workers_find_the_fakes")
 
 
 def softplus_cases():
-    return [
-        Case(
-            id=f"fake/x={x}",
-            description="d",
-            provenance="test",
-            op="softplus",
-            params={},
-            inputs={"x": [x]},
-            dtypes=("float32",),
-        )
-        for x in (1, 13, 2, 3)
-    ]
+    return fake_adapters.softplus_cases(1, 13, 2, 3)
 
 
 @pytest.mark.parametrize(

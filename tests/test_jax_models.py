@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from witness_replay import assert_model_explains
 
 from conformance.corpus.cases import Case
 from conformance.judge import registry
@@ -118,13 +119,7 @@ def test_the_model_explains_what_jax_returns_today(live, entry):
     (result,) = [
         r for r in results if r.case.id == entry.name and r.implementation["name"] == entry.witness.implementation
     ]
-    assert result.status == "ok", result.message
-    today = np.asarray(result.value if entry.witness.quantity == "value" else result.grad, dtype=np.float64)
-    check = registry.check_witness(entry, today.tolist())
-    found, nearest = registry.explain([entry], check.context, check.returned, check.failing)
-    assert found is not None, f"{entry.name}: nearest {nearest.distance_ulp if nearest else None} ulp"
-    if version == entry.witness.version:
-        np.testing.assert_array_equal(today.reshape(check.returned.shape), registry.check_witness(entry).returned)
+    assert_model_explains(entry, result, version)
 
 
 def _fresh(live) -> list[tuple[RawResult, str]]:

@@ -23,29 +23,19 @@ from conformance.corpus.limits import limits
 from conformance.run import workers
 from conformance.run.runner import run
 
+import fake_adapters
+
 TESTS = Path(__file__).resolve().parent
 PIDS = "ROBUSTNESS_FAKES_PIDS"
 
 
 @pytest.fixture(autouse=True)
-def workers_find_the_fakes(monkeypatch, tmp_path):
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+def fakes_record_their_pids(workers_find_the_fakes, monkeypatch, tmp_path):
     monkeypatch.setenv(PIDS, str(tmp_path / "pids"))
 
 
 def softplus_cases() -> list[Case]:
-    return [
-        Case(
-            id=f"fake/x={x}",
-            description="d",
-            provenance="test",
-            op="softplus",
-            params={},
-            inputs={"x": [x]},
-            dtypes=("float32",),
-        )
-        for x in (1, 13, 2)
-    ]
+    return fake_adapters.softplus_cases(1, 13, 2)
 
 
 def statuses(spec: str, timeout: float = 5) -> dict[str, tuple[str, str]]:

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from witness_replay import assert_model_explains
 
 from conformance.judge import registry
 from conformance.judge.mechanisms import onednn
@@ -32,15 +33,7 @@ def live():
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
 def test_the_model_explains_what_tensorflow_returns_today(live, entry):
     version, results = live
-    result = results[(entry.name, entry.witness.implementation)]
-    assert result.status == "ok", result.message
-    today = np.asarray(result.value if entry.witness.quantity == "value" else result.grad, dtype=np.float64)
-    check = registry.check_witness(entry, today.tolist())
-    found, nearest = registry.explain([entry], check.context, check.returned, check.failing)
-    assert found is not None, f"{entry.name}: nearest {nearest.distance_ulp if nearest else None} ulp"
-    if version == entry.witness.version:
-        frozen = np.asarray(registry.check_witness(entry).returned)
-        np.testing.assert_array_equal(today.reshape(frozen.shape), frozen)
+    assert_model_explains(entry, results[(entry.name, entry.witness.implementation)], version)
 
 
 def test_fma_rounds_the_exact_sum_once():
