@@ -206,23 +206,41 @@ def _kind(record: ResultRecord) -> str | None:
     return explanation["kind"] if explanation else None
 
 
+class Verdicts:
+    """Each result's records against the reference, conventions applied; fed result by result
+    as the worker answers (the CLI judges while the next call runs), or all at once."""
+
+    def __init__(self, answers: OracleAnswers, variants: tuple[str, ...]) -> None:
+        self.answers, self.variants = answers, variants
+        self.judge = Judge(answers, known=[], reference=variants, profile=PROFILE)
+        self.judged: dict[int, list[ResultRecord]] = {}
+
+    def add(self, raw: RawResult) -> None:
+        records = self.judge.judge(raw)
+        for record in records:
+            if record["verdict"] == Verdict.FAIL:
+                _reconsider(raw, record, self.variants, self.answers)
+        self.judged[id(raw)] = records
+
+    def pairs(self, raws: Sequence[RawResult]) -> list[tuple[RawResult, ResultRecord]]:
+        """(result, record) for every result, in order; those not fed yet are judged now."""
+        for raw in raws:
+            if id(raw) not in self.judged:
+                self.add(raw)
+        return [(raw, record) for raw in raws for record in self.judged[id(raw)]]
+
+
 def _judge(
     raws: Sequence[RawResult],
-    variants: tuple[str, ...],
+    verdicts: Verdicts,
     frameworks: Sequence[Any],
-    answers: OracleAnswers,
     framework: str,
     run_natives: platform.RunNatives,
     found: cases.GateCases,
     accepted: Sequence[selection.Acceptance],
 ) -> GateResult:
-    judge = Judge(answers, known=[], reference=variants, profile=PROFILE)
-    pairs = []
-    for raw in raws:
-        for record in judge.judge(raw):
-            if record["verdict"] == Verdict.FAIL:
-                _reconsider(raw, record, variants, answers)
-            pairs.append((raw, record))
+    answers, variants = verdicts.answers, verdicts.variants
+    pairs = verdicts.pairs(raws)
     if not variants:  # against a documented reference, the platform is the reference's business
         platform.apply(pairs, framework, answers, run_natives)
     records = [record for _, record in pairs]
@@ -352,7 +370,10 @@ def run(
         found = select_cases(op, params, dtypes, paths, answers, chosen)
         selected = found.cases
         plots.prepare_in_background()  # the report's figures, while the worker may still be importing
-        adapter, raws = run_framework(CUSTOM_SPEC, selected, materialize_all(selected), timeout, pool=pool)
+        verdicts = Verdicts(answers, variants)
+        adapter, raws = run_framework(
+            CUSTOM_SPEC, selected, materialize_all(selected), timeout, pool=pool, on_result=verdicts.add
+        )
         if adapter.unloadable or (adapter.skipped and not raws):
             raise GateUsageError(f"cannot gate {target}: {adapter.skipped}")
 
@@ -362,7 +383,7 @@ def run(
                 raw.framework = framework
             return ran
 
-        return _judge(raws, variants, [adapter], answers, framework, run_natives, found, accepted)
+        return _judge(raws, verdicts, [adapter], framework, run_natives, found, accepted)
     finally:
         pool.close()
 
@@ -410,7 +431,7 @@ def check_loss(
             )
             raws.append(_run_in_process(inner, implementation, raw))
         natives = _natives_in_process(inner, framework, raws)
-        return _judge(raws, variants, [], answers, framework, natives, found, accepted)
+        return _judge(raws, Verdicts(answers, variants), [], framework, natives, found, accepted)
 
 
 def _run_in_process(inner: Any, implementation: Any, raw: RawResult) -> RawResult:

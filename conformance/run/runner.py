@@ -10,7 +10,7 @@ kept for a framework that is not installed.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -215,8 +215,10 @@ def run_framework(
     device: str = DEFAULT_DEVICE,
     journal: Journal | None = None,
     roster: str = "implementations",
+    on_result: Callable[[RawResult], None] | None = None,
 ) -> tuple[Framework, list[RawResult]]:
-    """Every (case, dtype, implementation) of one framework; calls in ``journal`` are not redone."""
+    """Every (case, dtype, implementation) of one framework; calls in ``journal`` are not redone.
+    ``on_result`` sees each called result as soon as its answer is in."""
     if progress is not None:
         progress.starting(spec)
     framework, worker = connect(spec, pool, environment, device, timeout, roster)
@@ -248,10 +250,12 @@ def run_framework(
         def record(answer: dict[str, Any]) -> None:
             if journal is not None:
                 journal.record(keys[answer["task"]], answer)
-
-        for answer in run_tasks(worker, pending, timeout, step, record):
             framework.call_seconds += float(answer.get("seconds", 0.0))
             _absorb(results[answer["task"]], answer)
+            if on_result is not None:
+                on_result(results[answer["task"]])
+
+        run_tasks(worker, pending, timeout, step, record)
         if progress is not None:
             progress.end(spec)
         return framework, results
