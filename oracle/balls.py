@@ -14,7 +14,11 @@ UNKNOWN = 2
 @dataclass(frozen=True)
 class Balls:
     """Per element: the value's and the gradient's centre, radius and known sign. The centre is
-    a float64 (``*_low`` None) or, for float64 targets, a double-double: ``value + value_low``."""
+    a float64 (``*_low`` None) or, for float64 targets, a double-double: ``value + value_low``.
+
+    ``value_tilt``, where a kernel knows it: +1 (-1) where the true value lies above (below) the
+    float64 centre and nearer it than its float64 neighbours, 0 elsewhere. It decides a centre
+    that is exactly a rounding midpoint (an exact term plus a positive tail far below its ulp)."""
 
     value: np.ndarray
     value_radius: np.ndarray
@@ -24,3 +28,4 @@ class Balls:
     grad_sign: np.ndarray
     value_low: np.ndarray | None = None
     grad_low: np.ndarray | None = None
+    value_tilt: np.ndarray | None = None

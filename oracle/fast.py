@@ -35,6 +35,7 @@ import numpy as np
 from . import fast64
 from .balls import UNKNOWN, Balls
 from .digits import proven_digits
+from .double_double import two_prod, two_sum
 from .formats import FloatFormat
 
 RELATIVE = 2.0**-44
@@ -91,14 +92,23 @@ def bce_logits(y: np.ndarray, x: np.ndarray) -> Balls:
     Both terms are bounded in S, so a y outside [0, 1] that makes them cancel stays covered.
     Gradient sigmoid(x) - y, as (1 - y) - sigmoid(-x) for x > 0: there s - y cancels to
     -sigmoid(-x) at y = 1, which the second form gives to 18u. Either form: 18u on the sigmoid,
-    u on 1 - y, u on the difference, bounded in the magnitudes of its two terms."""
+    u on 1 - y, u on the difference, bounded in the magnitudes of its two terms.
+
+    Tilt: where 1 - y and the product are exact (TwoSum and Dekker's product find no error) and
+    not tiny, the value is that exact term plus the tail, and TwoSum gives the sum's rounding
+    error e exactly; the tail's own error, 17u of it, is below |e| once |e| > 2**-44 tail, so the
+    truth lies on e's side of the centre, within 2 |e| of it: inside its float64 neighbours."""
     with np.errstate(all="ignore"):  # an infinite logit times a zero weight: NaN, the exact path's
         s, complement = _sigmoid_pair(x)
-        linear = np.where(x >= 0, x * (1.0 - y), -x * y)
+        rest, rest_error = two_sum(np.ones_like(y), -y)
+        linear, linear_error = np.where(x >= 0, two_prod(x, rest), two_prod(-x, y))
         tail = np.log1p(np.exp(-np.abs(x)))
-        value = linear + tail
+        value, error = two_sum(linear, tail)
+        exact_linear = np.isfinite(value) & (linear_error == 0) & ((x < 0) | (rest_error == 0))
+        exact_linear &= (np.abs(linear) >= 2.0**-960) | (linear == 0)
+        tilt = np.where(exact_linear & (np.abs(error) > 2.0**-44 * tail), np.sign(error), 0).astype(np.int8)
         positive = x > 0
-        first, second = np.where(positive, 1.0 - y, s), np.where(positive, complement, y)
+        first, second = np.where(positive, rest, s), np.where(positive, complement, y)
         grad = first - second
         # At x = 0, s = 1/2 exactly and 1/2 - y is exact unless TwoSum finds a rounding error: an
         # exact gradient has radius 0, so its rounding (a midpoint's included) is decided here.
@@ -107,9 +117,12 @@ def bce_logits(y: np.ndarray, x: np.ndarray) -> Balls:
     # A label in [0, 1] makes both terms >= 0 and the tail > 0: the value is > 0 (one far in
     # the tail underflows to a ball around 0, which this sign decides).
     value_sign = np.where((y >= 0) & (y <= 1) & np.isfinite(x), 1, UNKNOWN).astype(np.int8)
-    grad_sign = np.where(exact & (grad == 0), 0, UNKNOWN).astype(np.int8)
+    # sigmoid(x) - 1 < 0 and sigmoid(x) - 0 > 0 for finite x: the sign of a gradient that underflows.
+    grad_sign = np.where(np.isfinite(x) & (x > 0) & (y == 1), -1, UNKNOWN)
+    grad_sign = np.where(np.isfinite(x) & (x < 0) & (y == 0), 1, grad_sign)
+    grad_sign = np.where(exact & (grad == 0), 0, grad_sign).astype(np.int8)
     grad_radius = np.where(exact, 0.0, _radius(first, second))
-    return Balls(value, _radius(linear, tail), grad, grad_radius, value_sign, grad_sign)
+    return Balls(value, _radius(linear, tail), grad, grad_radius, value_sign, grad_sign, value_tilt=tilt)
 
 
 def bce_probabilities(y: np.ndarray, p: np.ndarray) -> Balls:
@@ -132,19 +145,32 @@ def round_to(values: np.ndarray, fmt: FloatFormat) -> np.ndarray:
     The magnitude scaled by its quantum 2**q is below 2**precision and exact in float64,
     so ``rint`` rounds it exactly; overflow gives inf; the sign (of zero too) is kept.
     """
-    magnitude = np.abs(values)
+    scaled, quantum = _scaled(values, fmt)
     with np.errstate(all="ignore"):
-        _, exponent = np.frexp(magnitude)
-        quantum = np.maximum(exponent - fmt.precision, fmt.quantum_min)
-        rounded = np.ldexp(np.rint(np.ldexp(magnitude, -quantum)), quantum)
+        rounded = np.ldexp(np.rint(scaled), quantum)
         rounded = np.where(rounded > fmt.max, np.inf, rounded)
     signed: np.ndarray = np.copysign(rounded, values)
     return signed
 
 
-def decide(value: np.ndarray, radius: np.ndarray, sign: np.ndarray, fmt: FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+def _scaled(values: np.ndarray, fmt: FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+    """(|v| / 2**q, q): the magnitude in units of its quantum in ``fmt``, exact in float64."""
+    with np.errstate(all="ignore"):
+        _, exponent = np.frexp(np.abs(values))
+        quantum = np.maximum(exponent - fmt.precision, fmt.quantum_min)
+        return np.ldexp(np.abs(values), -quantum), quantum
+
+
+def decide(
+    value: np.ndarray, radius: np.ndarray, sign: np.ndarray, fmt: FloatFormat, tilt: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(rounded values, decided mask): decided where both ends of the ball, cut at 0 where the
-    sign is known, round alike; an exact 0 is +0, as the exact path gives it."""
+    sign is known, round alike; an exact 0 is +0, as the exact path gives it.
+
+    A tilted element (see :class:`~oracle.balls.Balls`) lies strictly between the centre's float64
+    neighbours, where the only possible rounding boundary is the centre itself: off a midpoint it
+    rounds as the centre does, on one as the neighbour on its side (no boundary: midpoints of
+    ``fmt`` are many float64 steps apart)."""
     with np.errstate(all="ignore"):
         # Outward by one float64 step, against the rounding of v -+ r; an exact value stays put.
         lo = np.where(radius > 0, np.nextafter(value - radius, -np.inf), value)
@@ -155,6 +181,15 @@ def decide(value: np.ndarray, radius: np.ndarray, sign: np.ndarray, fmt: FloatFo
     one_sign = (lo > 0) | (hi < 0) | (sign == 1) | (sign == -1)
     decided = np.isfinite(value) & np.isfinite(radius) & one_sign & (low == high)
     zero = sign == 0
+    if tilt is not None:
+        tilted = ~decided & (tilt != 0) & np.isfinite(value)
+        if tilted.any():
+            scaled, _ = _scaled(value, fmt)
+            with np.errstate(invalid="ignore"):  # inf and NaN centres: not tilted
+                midpoint = scaled - np.floor(scaled) == 0.5
+                side = round_to(np.nextafter(value, np.where(tilt > 0, np.inf, -np.inf)), fmt)
+            low = np.where(tilted, np.where(midpoint, side, round_to(value, fmt)), low)
+            decided = decided | tilted
     return np.where(zero, 0.0, low).astype(np.float64), decided | zero
 
 
@@ -216,11 +251,11 @@ def settle(balls: Balls, fmt: FloatFormat) -> tuple[Settled, Settled]:
     exact path's."""
     if balls.value_low is None or balls.grad_low is None:
         out = []
-        for centre, radius, sign in (
-            (balls.value, balls.value_radius, balls.value_sign),
-            (balls.grad, balls.grad_radius, balls.grad_sign),
+        for centre, radius, sign, tilt in (
+            (balls.value, balls.value_radius, balls.value_sign, balls.value_tilt),
+            (balls.grad, balls.grad_radius, balls.grad_sign, None),
         ):
-            rounded, decided = decide(centre, radius, sign, fmt)
+            rounded, decided = decide(centre, radius, sign, fmt, tilt)
             out.append(Settled(rounded, decided, proven_digits(centre, radius, sign, DIGIT_CAP)))
         return out[0], out[1]
     wide = []

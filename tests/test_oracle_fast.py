@@ -118,9 +118,9 @@ def test_each_ball_holds_the_long_double_reference_on_a_million_elements(kernel)
         x, y, p, c = _inputs(dtype, rng)
         balls = _fast(kernel, x, y, p, c)
         ref_value, ref_grad = _reference(kernel, x, y, p, c)
-        for centre, radius, sign, ref in (
-            (balls.value, balls.value_radius, balls.value_sign, ref_value),
-            (balls.grad, balls.grad_radius, balls.grad_sign, ref_grad),
+        for centre, radius, sign, ref, tilt in (
+            (balls.value, balls.value_radius, balls.value_sign, ref_value, balls.value_tilt),
+            (balls.grad, balls.grad_radius, balls.grad_sign, ref_grad, None),
         ):
             finite = np.isfinite(centre) & np.isfinite(radius)
             with np.errstate(all="ignore"):  # inf - inf where the input is infinite: not checked
@@ -133,17 +133,33 @@ def test_each_ball_holds_the_long_double_reference_on_a_million_elements(kernel)
             )
             known = sign != UNKNOWN
             assert np.all(np.sign(ref[known & finite & (ref != 0)]) == sign[known & finite & (ref != 0)])
-            rounded, decided = decide(centre, radius, sign, fmt)
+            rounded, decided = decide(centre, radius, sign, fmt, tilt)
             expected = round_to(ref.astype(np.float64), fmt)  # ref to float64 then fmt: double rounding only
             # matters at a float64 midpoint, which a ball of 2**-44 relative never decides near.
             # An exact 0 (a zero cotangent) is +0 in the oracle, whatever IEEE's s * -0.0 says.
             expected = np.where(sign == 0, 0.0, expected)
+            # A centre on a midpoint of fmt is decided by its tilt only: there the reference is
+            # mpmath with the bits to see a tail of e**-1000 beside the exact term.
+            on_midpoint = decided & (tilt is not None) & (round_to(centre, fmt) != centre)
+            on_midpoint &= round_to(centre * (1 + 2.0**-52), fmt) != round_to(centre * (1 - 2.0**-52), fmt)
+            for index in np.flatnonzero(on_midpoint).tolist():
+                expected[index] = _rounded_far_tail(x[index], y[index], fmt)
             same = rounded.view(np.int64) == expected.view(np.int64)
             assert np.all(same[decided]), (kernel, dtype, x[decided & ~same][:5])
             checked += centre.size
             decided_total += int(decided.sum())
     assert checked >= 2_000_000  # values and gradients of >= 1,000,000 elements
     assert decided_total / checked > 0.99
+
+
+def _rounded_far_tail(x: float, y: float, fmt) -> float:
+    """BCE on a logit, x (1 - y) + log1p(e**-x) (or the mirror), in mpmath at 2000 bits, rounded
+    by mpmath to fmt's precision (nearest, ties to even; normal range)."""
+    with mpmath.workprec(2000):
+        x_, y_ = mpmath.mpf(x), mpmath.mpf(y)
+        value = (x_ * (1 - y_) if x_ >= 0 else -x_ * y_) + mpmath.log1p(mpmath.exp(-abs(x_)))
+    with mpmath.workprec(fmt.precision):
+        return float(+value)
 
 
 @pytest.mark.parametrize("dtype", (*TARGETS, "float64"))
