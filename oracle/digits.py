@@ -82,28 +82,17 @@ def slow_digits(ends: tuple[Fraction, Fraction], digits: int) -> str:
     return decimal_digits(high if abs(high) >= abs(low) else low, 1)
 
 
-def assemble(size: int, indices: list[np.ndarray], texts: list[list[str]], rest: dict[int, str]) -> list[str]:
-    """The batch's strings in element order: vectorised groups (indices, texts) and single ones."""
-    out = np.empty(size, dtype=object)
-    for index, text in zip(indices, texts):
-        column = np.empty(len(text), dtype=object)
-        column[:] = text
-        out[index] = column
-    for position, single in rest.items():
-        out[position] = single
-    strings: list[str] = out.tolist()
-    return strings
-
-
-def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray, cap: int) -> list[str]:
-    """Decimal strings ``d.ddde±x`` with only the digits both ends of a float64 ball agree on.
+def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray, cap: int, wanted: np.ndarray) -> list[str]:
+    """Decimal strings ``d.ddde±x`` with only the digits both ends of a float64 ball agree on,
+    for the ``wanted`` elements ("" for the others: the exact path writes theirs).
 
     Rounding to a decimal quantum 10**k is monotone, so where both ends round to the same
     integer multiple M of 10**k, so does the value between them. The quotient end / 10**k is
     computed in float64 within 3u relative, 3u 10**12 < 4e-4 absolute (``cap`` <= 12); an end
     within 1e-3 of a tie is not trusted and goes to the exact roundings of :func:`slow_digits`,
     as do extreme exponents. A ball with an end at 0 proves no digit (its other end, to one
-    digit, bounds it); an exact 0 is "0".
+    digit, bounds it); an exact 0 is "0". The strings come out in element order from one
+    :func:`scientific` call; the few others are patched in by index.
     """
     size = value.shape[0]
     with np.errstate(all="ignore"):
@@ -113,10 +102,12 @@ def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray, cap: 
         top = np.floor(np.log10(np.abs(value)))
     digits = np.clip(np.nan_to_num(estimate, nan=1.0, posinf=cap), 1, cap).astype(np.int64)
     settled = sign == 0
-    no_digit = ~settled & ~((lo > 0) | (hi < 0))
-    slow = ~settled & ~no_digit & (~np.isfinite(top) | (np.abs(top) > 280))
-    pending = ~settled & ~no_digit & ~slow
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    open_ = wanted & ~settled
+    no_digit = open_ & ~((lo > 0) | (hi < 0))
+    slow = open_ & ~no_digit & (~np.isfinite(top) | (np.abs(top) > 280))
+    pending = open_ & ~no_digit & ~slow
+    mantissa = np.ones(size, dtype=np.int64)  # "1e+0" where patched below
+    exponents = np.zeros(size, dtype=np.int64)
     while pending.any():
         index = np.flatnonzero(pending)
         exponent = top[index].astype(np.int64) - digits[index] + 1
@@ -124,17 +115,17 @@ def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray, cap: 
         low, high = lo[index] / scale, hi[index] / scale
         near_tie = (np.abs(low - np.floor(low) - 0.5) < 1e-3) | (np.abs(high - np.floor(high) - 0.5) < 1e-3)
         agree = (np.rint(low) == np.rint(high)) & ~near_tie
-        found.append((index[agree], np.rint(low[agree]).astype(np.int64), exponent[agree]))
+        mantissa[index[agree]], exponents[index[agree]] = np.rint(low[agree]), exponent[agree]
         pending[index[agree]] = False
         slow[index[near_tie]], pending[index[near_tie]] = True, False
         give_up = index[~agree & ~near_tie & (digits[index] == 1)]
         slow[give_up], pending[give_up] = True, False
         digits[index[~agree & ~near_tie]] -= 1
-    done = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
-    mantissa = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int64)
-    exponents = np.concatenate([f[2] for f in found]) if found else np.zeros(0, np.int64)
     texts = scientific(mantissa, exponents)
-    rest = dict.fromkeys(np.flatnonzero(settled).tolist(), "0")
+    for chosen in np.flatnonzero(~wanted & ~settled).tolist():
+        texts[chosen] = ""
+    for chosen in np.flatnonzero(settled).tolist():
+        texts[chosen] = "0"
     # The slow elements repeat (an exact 1/2 - y at every zero logit): each distinct ball once.
     seen: dict[tuple[float, float, int], str] = {}
     for chosen, low_end, high_end, count in zip(
@@ -144,8 +135,8 @@ def proven_digits(value: np.ndarray, radius: np.ndarray, sign: np.ndarray, cap: 
         if key not in seen:
             ends = (Fraction(*low_end.as_integer_ratio()), Fraction(*high_end.as_integer_ratio()))
             seen[key] = slow_digits(ends, count)
-        rest[chosen] = seen[key]
+        texts[chosen] = seen[key]
     bound = np.where(np.abs(hi) >= np.abs(lo), hi, lo)
     for chosen in np.flatnonzero(no_digit).tolist():
-        rest[chosen] = bound_digit(bound[chosen])
-    return assemble(size, [done], [texts], rest)
+        texts[chosen] = bound_digit(bound[chosen])
+    return texts

@@ -256,7 +256,7 @@ def settle(balls: Balls, fmt: FloatFormat) -> tuple[Settled, Settled]:
             (balls.grad, balls.grad_radius, balls.grad_sign, None),
         ):
             rounded, decided = decide(centre, radius, sign, fmt, tilt)
-            out.append(Settled(rounded, decided, proven_digits(centre, radius, sign, DIGIT_CAP)))
+            out.append(Settled(rounded, decided, proven_digits(centre, radius, sign, DIGIT_CAP, decided)))
         return out[0], out[1]
     wide = []
     for high, low, radius, sign in (

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import double_double as dd
 from .balls import UNKNOWN, Balls
-from .digits import assemble, bound_digit, slow_digits
+from .digits import bound_digit, slow_digits
 
 RELATIVE = 2.0**-94
 DIGIT_CAP = 24
@@ -246,8 +246,10 @@ def proven_digits(
             Fraction(upper[0][chosen]) + Fraction(upper[1][chosen]),
         )
         texts[chosen] = slow_digits(ends, int(digits[chosen])) if ends[0] * ends[1] > 0 else bound_digit(high[chosen])
-    filled = assemble(size, [], [], texts)
-    return [text if text is not None else "" for text in filled]
+    out = [""] * size
+    for position, text in texts.items():
+        out[position] = text
+    return out
 
 
 def _nearest(q: dd.DD) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
