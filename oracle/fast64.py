@@ -9,14 +9,16 @@ Every derivation stays below 348u**2 < 2**-97.5 S; the radius used is 2**-94 S, 
 of slack that costs nothing (24 digits need about 2**-80).
 
 Outside the domain where the error-free transformations are exact (an input above 2**900 or
-not finite, a logit beyond +-600, a probability below e**-600, a result outside [2**-900,
-2**900]) the radius is infinite and the exact path answers; an exactly zero gradient (a zero
+not finite, a probability below e**-600, a result outside [2**-900, 2**900]) the radius is
+infinite and the exact path answers (beyond a logit of +-600, e**-|x| is taken as 0 and the
+radius grows by what that can move); an exactly zero gradient (a zero
 cotangent, 1/2 - y at a zero logit) is decided by its known sign, as in :mod:`oracle.fast`.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,13 +32,14 @@ DIGIT_CAP = 24
 LIMIT, FLOOR, LOGIT_LIMIT = 2.0**900, 2.0**-900, 600.0
 
 
-def _radius(ok: np.ndarray, result: dd.DD, *terms: dd.DD) -> np.ndarray:
+def _radius(ok: np.ndarray, result: dd.DD, *terms: dd.DD, absolute: np.ndarray | float = 0.0) -> np.ndarray:
+    """RELATIVE times the terms' magnitudes plus ``absolute``; infinite outside the domain."""
     total = np.zeros_like(result[0])
     for term in terms:
         total = total + np.abs(term[0])
     inside = ok & (np.abs(result[0]) >= FLOOR) & (np.abs(result[0]) <= LIMIT) & (total <= LIMIT)
     with np.errstate(invalid="ignore"):
-        return np.where(inside, RELATIVE * total * (1 + 2.0**-40), np.inf)
+        return np.where(inside, RELATIVE * total * (1 + 2.0**-40) + absolute, np.inf)
 
 
 def _tame(*arrays: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
@@ -48,14 +51,36 @@ def _tame(*arrays: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     return ok, tuple(np.where(ok, array, 1.0) for array in arrays)
 
 
-def _sigmoid_pair(x: np.ndarray) -> tuple[dd.DD, dd.DD, dd.DD]:
-    """(sigmoid(|x|), sigmoid(-|x|), t = exp(-|x|)) for |x| <= 600. t: 54u**2; 1 + t: 3.01 plus
-    t's 54 times t / (1 + t) <= 1/2: 30.1; 1 / (1 + t): 14 more, 44.2; t / (1 + t): 54 + 30.1
-    + 14 = 98.1u**2: both below 99u**2."""
-    _, t = dd.expm1(-np.abs(x))
-    one = (np.ones_like(x), np.zeros_like(x))
+class _Pair(NamedTuple):
+    near_one: dd.DD  # sigmoid(|x|)
+    near_zero: dd.DD  # sigmoid(-|x|)
+    t: dd.DD  # exp(-|x|)
+    half_tanh: dd.DD  # sigmoid(|x|) - 1/2 = -expm1(-|x|) / (2 (1 + t))
+    far: np.ndarray  # |x| > 600: t taken as 0
+
+
+def _sigmoid_pair(x: np.ndarray) -> _Pair:
+    """The sigmoids of +-|x|. t: 54u**2; 1 + t: 3.01 plus t's 54 times t / (1 + t) <= 1/2: 30.1;
+    1 / (1 + t): 14 more, 44.2; t / (1 + t): 54 + 30.1 + 14 = 98.1u**2: both below 99u**2.
+    sigmoid(|x|) - 1/2 from expm1 (185), 2 (1 + t) (30.1) and the quotient (14): 230u**2 of
+    itself, however small |x| is.
+
+    Beyond |x| = 600, t < 2**-865 is taken as 0 (exp's domain ends there): each quantity the
+    kernels build is a function of t with slope at most 1 (log1p(t), 1 / (1 + t), t / (1 + t),
+    their product), times the cotangent at most, so ``FAR (1 + |c|)`` is added to the radius;
+    the tiny results this leaves without a digit (below FLOOR) go to the exact path."""
+    far = np.abs(x) > LOGIT_LIMIT
+    em, t = dd.expm1(-np.abs(np.where(far, 0.0, x)))
+    zero = np.zeros_like(x)
+    t = _where(far, (zero, zero), t)
+    em = _where(far, (-np.ones_like(x), zero), em)
+    one = (np.ones_like(x), zero)
     opp = dd.add(one, t)
-    return dd.div(one, opp), dd.div(t, opp), t
+    half_tanh = dd.div(_neg(em), (2 * opp[0], 2 * opp[1]))
+    return _Pair(dd.div(one, opp), dd.div(t, opp), t, half_tanh, far)
+
+
+FAR = 2.0**-864
 
 
 def _where(mask: np.ndarray, a: dd.DD, b: dd.DD) -> dd.DD:
@@ -75,9 +100,8 @@ def sigmoid_family(name: str, x_in: np.ndarray, c_in: np.ndarray) -> Balls:
     """
     with np.errstate(all="ignore"):
         ok, (x, c) = _tame(x_in, c_in)
-        ok &= np.abs(x) <= LOGIT_LIMIT
-        x = np.where(ok, x, 0.0)
-        near_one, near_zero, t = _sigmoid_pair(x)
+        near_one, near_zero, t, _, far = _sigmoid_pair(x)
+        absolute = np.where(far, FAR * (1 + np.abs(c)), 0.0)
         positive = x >= 0
         s, complement = _where(positive, near_one, near_zero), _where(positive, near_zero, near_one)
         tail, trusted = dd.log1p(t)
@@ -100,11 +124,11 @@ def sigmoid_family(name: str, x_in: np.ndarray, c_in: np.ndarray) -> Balls:
     return Balls(
         value=value[0],
         value_low=value[1],
-        value_radius=_radius(ok, value, *value_terms),
+        value_radius=_radius(ok, value, *value_terms, absolute=absolute),
         value_sign=sign,
         grad=grad[0],
         grad_low=grad[1],
-        grad_radius=_radius(ok, grad, grad),
+        grad_radius=_radius(ok, grad, grad, absolute=absolute),
         grad_sign=grad_sign,
     )
 
@@ -113,31 +137,45 @@ def bce_logits(y_in: np.ndarray, x_in: np.ndarray) -> Balls:
     """x (1 - y) + softplus(-x) for x >= 0, (-x) y + softplus(x) below. 1 - y and -x y are
     exact (TwoSum, TwoProd), x (1 - y) within 4u**2; the tail 344; their sum 3.01u**2 of the
     result: 347.1u**2 of S (the two terms' magnitudes, so a label outside [0, 1] that makes
-    them cancel stays covered). Gradient (1 - y) - sigmoid(-x) for x > 0, sigmoid(x) - y else:
-    99 + 3.01u**2 of S; exact at x = 0 (sigmoid(0) = 1/2 exactly, the sum by TwoSum): radius 0.
+    them cancel stays covered).
+
+    Gradient sigmoid(x) - y. For |x| >= 1: (1 - y) - sigmoid(-x) for x > 0 (no cancellation at
+    y = 1), sigmoid(x) - y below: 99 + 3.01u**2 of S. For |x| < 1: (1/2 - y) + sign(x)
+    (sigmoid(|x|) - 1/2), the first term exact (TwoSum), the second h within 230u**2 of itself,
+    the sum 3.01u**2 of the result: below 2**-98.1 |h| + 2**-104.4 |grad|, and the radius is
+    2**-94 |h| + 2**-102 |grad|. So a tiny logit beside a label whose 1/2 - y is a float64
+    midpoint (fl(0.1)) is decided by x / 4 alone; at x = 0 the gradient is exact: radius 0.
     """
     with np.errstate(all="ignore"):
         ok, (y, x) = _tame(y_in, x_in)
-        ok &= np.abs(x) <= LOGIT_LIMIT
-        x = np.where(ok, x, 0.0)
-        near_one, near_zero, t = _sigmoid_pair(x)
-        tail, trusted = dd.log1p(t)
+        pair = _sigmoid_pair(x)
+        absolute = np.where(pair.far, FAR, 0.0)
+        tail, trusted = dd.log1p(pair.t)
         ok &= trusted
         positive = x >= 0
         rest = dd.two_sum(np.ones_like(y), -y)
         linear = _where(positive, dd.mul_fp(rest, x), dd.two_prod(-x, y))
         value = dd.add(linear, tail)
-        first = _where(x > 0, rest, _where(positive, near_one, near_zero))
-        second = _where(x > 0, near_zero, (y, np.zeros_like(y)))
-        grad = dd.add(first, _neg(second))
+        h = _where(positive, pair.half_tanh, _neg(pair.half_tanh))
+        centred = dd.add(dd.two_sum(np.full_like(y, 0.5), -y), h)
+        first = _where(x > 0, rest, _where(positive, pair.near_one, pair.near_zero))
+        second = _where(x > 0, pair.near_zero, (y, np.zeros_like(y)))
+        direct = dd.add(first, _neg(second))
+        small = np.abs(x) < 1
+        grad = _where(small, centred, direct)
+        grad_radius = np.where(
+            small,
+            _radius(ok, centred, h, absolute=2.0**-102 * np.abs(centred[0])),
+            _radius(ok, direct, first, second, absolute=absolute),
+        )
         exact = ok & (x == 0)
-        grad_radius = np.where(exact, 0.0, _radius(ok, grad, first, second))
+        grad_radius = np.where(exact, 0.0, grad_radius)
     value_sign = np.where(ok & (y >= 0) & (y <= 1), 1, UNKNOWN).astype(np.int8)
     grad_sign = np.where(exact & (grad[0] == 0), 0, UNKNOWN).astype(np.int8)
     return Balls(
         value=value[0],
         value_low=value[1],
-        value_radius=_radius(ok, value, linear, tail),
+        value_radius=_radius(ok, value, linear, tail, absolute=absolute),
         value_sign=value_sign,
         grad=grad[0],
         grad_low=grad[1],
