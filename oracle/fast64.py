@@ -30,6 +30,8 @@ RELATIVE = 2.0**-94
 DIGIT_CAP = 24
 #: Magnitudes within which every double-double step here is exact where it should be.
 LIMIT, FLOOR, LOGIT_LIMIT = 2.0**900, 2.0**-900, 600.0
+#: Beyond LOGIT_LIMIT, e**-|x| < 2**-865 is taken as 0; twice that bounds what it moves.
+FAR = 2.0**-864
 
 
 def _radius(ok: np.ndarray, result: dd.DD, *terms: dd.DD, absolute: np.ndarray | float = 0.0) -> np.ndarray:
@@ -78,9 +80,6 @@ def _sigmoid_pair(x: np.ndarray) -> _Pair:
     opp = dd.add(one, t)
     half_tanh = dd.div(_neg(em), (2 * opp[0], 2 * opp[1]))
     return _Pair(dd.div(one, opp), dd.div(t, opp), t, half_tanh, far)
-
-
-FAR = 2.0**-864
 
 
 def _where(mask: np.ndarray, a: dd.DD, b: dd.DD) -> dd.DD:
