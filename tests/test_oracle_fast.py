@@ -296,26 +296,27 @@ def test_double_double_balls_hold_the_references_on_a_million_elements(kernel):
 
 
 def _against_mpmath(kernel: str, balls: Balls, x, y, p, c, sample: np.ndarray) -> None:
-    mpmath.mp.prec = 200
-    for quantity in ("value", "grad"):
-        high, low = getattr(balls, quantity)[sample], getattr(balls, f"{quantity}_low")[sample]
-        radius, sign = getattr(balls, f"{quantity}_radius")[sample], getattr(balls, f"{quantity}_sign")[sample]
-        rounded, decided = fast64.decide(high, low, radius, sign)
-        texts = fast64.proven_digits(high, low, radius, sign, decided)
-        for i, index in enumerate(sample.tolist()):
-            ref = _mp_reference(kernel, x[index], y[index], p[index], c[index])[quantity == "grad"]
-            if not mpmath.isfinite(ref) or not np.isfinite(radius[i]):
-                continue
-            assert abs(mpmath.mpf(high[i]) + mpmath.mpf(low[i]) - ref) <= radius[i] / 2, (kernel, quantity, x[index])
-            if decided[i]:
+    """The sampled balls against mpmath at 200 bits: each holds the reference within half its
+    radius, a decided value is the reference's float64 rounding (mpmath's, nearest even), and a
+    shown string is within half a unit in its last place of the reference (a tie: exactly half)."""
+    with mpmath.workprec(200):
+        for quantity in ("value", "grad"):
+            high, low = getattr(balls, quantity)[sample], getattr(balls, f"{quantity}_low")[sample]
+            radius, sign = getattr(balls, f"{quantity}_radius")[sample], getattr(balls, f"{quantity}_sign")[sample]
+            rounded, decided = fast64.decide(high, low, radius, sign)
+            texts = fast64.proven_digits(high, low, radius, sign, decided)
+            for i, index in enumerate(sample.tolist()):
+                ref = _mp_reference(kernel, x[index], y[index], p[index], c[index])[quantity == "grad"]
+                if not mpmath.isfinite(ref) or not np.isfinite(radius[i]):
+                    continue
+                error = abs(mpmath.mpf(high[i]) + mpmath.mpf(low[i]) - ref)
+                assert error <= radius[i] / 2, (kernel, quantity, x[index])
+                if not decided[i]:
+                    continue
                 assert rounded[i] == (0.0 if sign[i] == 0 else float(ref)), (kernel, quantity, x[index])
                 if texts[i] not in ("0", ""):
                     unit = mpmath.mpf(10) ** Decimal(texts[i]).as_tuple().exponent
-                    assert abs(mpmath.mpf(texts[i]) - ref) <= unit / 2 * (1 + 2.0**-40), (
-                        texts[i],
-                        ref,
-                    )  # a tie: half a unit
-    mpmath.mp.prec = 53
+                    assert abs(mpmath.mpf(texts[i]) - ref) <= unit / 2 * (1 + 2.0**-40), (texts[i], ref)
 
 
 def test_float64_strings_show_the_exact_paths_24_digits():
