@@ -10,7 +10,8 @@ and binary cross-entropy (reduction none), one batch per (op, dtype) as a case w
 Per (op, dtype) it prints: the share the certified fast path decided, values per CPU-second
 with no cache, a cold cache and a warm one, and the floor: numpy evaluating the same formula
 in float64 (no rounding, no proof), as a ratio. float64 targets run the fast path's kernels in
-long double. CPU time, not wall time, so the figures hold per core on a shared machine.
+double-double (oracle/fast64.py) and print 24-digit strings. CPU time, not wall time, so the
+figures hold per core on a shared machine.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 from oracle import evaluate
 from oracle.cache import DiskCache
 from oracle.evaluation import round_inputs
-from oracle.fast import KERNELS, decide, working_type
+from oracle.fast import balls_for, settle
 from oracle.formats import FORMATS
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
@@ -76,13 +77,11 @@ def cpu_seconds(function: Callable[[], Any], repeat: int = 1) -> float:
 def decided_share(op: str, params: dict[str, Any], inputs: dict[str, Any], dtype: str) -> float:
     fmt = FORMATS[dtype]
     rounded_params, rounded = round_inputs(op, params, inputs, fmt)
-    work = working_type(fmt)
-    balls = None if work is None else KERNELS[op](rounded_params, rounded, work)
+    balls = balls_for(op, rounded_params, rounded, fmt)
     if balls is None:
         return 0.0
-    _, values = decide(balls.value, balls.value_radius, balls.value_sign, fmt)
-    _, grads = decide(balls.grad, balls.grad_radius, balls.grad_sign, fmt)
-    return float(np.mean(values & grads))
+    values, grads = settle(balls, fmt)
+    return float(np.mean(values.decided & grads.decided))
 
 
 def main() -> None:
