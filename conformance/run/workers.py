@@ -15,6 +15,7 @@ own child processes go with it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -96,14 +97,38 @@ class Worker:
         return self._process is not None
 
     def call(self, task: dict[str, Any], timeout: float) -> dict[str, Any]:
+        self.send(encode_task(task))
+        return self.receive(timeout)
+
+    def send(self, line: bytes) -> None:
+        """Write one task line, (re)starting the worker first if it is not running."""
         if self._process is None or self._process.poll() is not None:
             self.start()
         assert self._process is not None and self._process.stdin is not None
         try:
-            self._process.stdin.write((json.dumps(task) + "\n").encode())
+            self._process.stdin.write(line)
             self._process.stdin.flush()
         except BrokenPipeError:
             raise self._died() from None
+
+    def send_ahead(self, line: bytes) -> bool:
+        """Write a task line behind the one running, only where that cannot block: a line of at
+        most PIPE_BUF bytes into a pipe with room (a blocked write while the worker blocks on a
+        large answer would hang both). False, and nothing written, otherwise."""
+        process = self._process
+        if process is None or process.poll() is not None or process.stdin is None or len(line) > select.PIPE_BUF:
+            return False
+        _, writable, _ = select.select([], [process.stdin], [], 0)
+        if not writable:
+            return False
+        try:
+            os.write(process.stdin.fileno(), line)
+        except BrokenPipeError:
+            return False
+        return True
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        """The answer to the oldest task sent, waited for up to ``timeout``."""
         return self._receive(timeout)
 
     def _receive(self, timeout: float) -> dict[str, Any]:
@@ -189,6 +214,10 @@ def started(spec: str) -> Iterator[Worker]:
         worker.stop()
 
 
+def encode_task(task: dict[str, Any]) -> bytes:
+    return (json.dumps(task) + "\n").encode()
+
+
 def run_tasks(
     worker: Worker,
     tasks: Iterable[dict[str, Any]],
@@ -198,14 +227,33 @@ def run_tasks(
 ) -> list[dict[str, Any]]:
     """Answer every task; a timeout or crash costs that one task and a restart.
 
+    The next small task is written while the worker runs the current one, so the worker never
+    waits for the parent to take in an answer (``record`` judges it, in the gate). A worker
+    that dies or is killed loses what was written ahead: it is sent again to the new one.
     ``record`` sees each answer as soon as it is in (the results journal).
     """
     answers = []
-    for task in tasks:
-        try:
-            answer = worker.call(task, timeout)
-        except WorkerFailure as failure:
-            answer = {"task": task["task"], "status": failure.kind, "message": failure.message}
+    waiting = collections.deque((task, encode_task(task)) for task in tasks)
+    sent: collections.deque[tuple[dict[str, Any], bytes]] = collections.deque()
+    while waiting or sent:
+        answer = None
+        if not sent:
+            task, line = waiting.popleft()
+            try:
+                worker.send(line)
+                sent.append((task, line))
+            except WorkerFailure as failure:
+                answer = {"task": task["task"], "status": failure.kind, "message": failure.message}
+        if answer is None:
+            if waiting and worker.send_ahead(waiting[0][1]):
+                sent.append(waiting.popleft())
+            task, _ = sent.popleft()
+            try:
+                answer = worker.receive(timeout)
+            except WorkerFailure as failure:
+                answer = {"task": task["task"], "status": failure.kind, "message": failure.message}
+                waiting.extendleft(reversed(sent))  # written to the worker that is gone
+                sent.clear()
         answers.append(answer)
         if record is not None:
             record(answer)
