@@ -58,7 +58,12 @@ def apply(
             reproduced.append((raw, record, found))
     if not reproduced:
         return
-    cases = list({raw.case.id: raw.case for raw, _, _ in reproduced}.values())
+    # The native runs only in the dtypes where the user's result needs it (each dtype is a call).
+    dtypes: dict[str, set[str]] = {}
+    for raw, _, _ in reproduced:
+        dtypes.setdefault(raw.case.id, set()).add(raw.dtype)
+    by_id = {raw.case.id: raw.case for raw, _, _ in reproduced}
+    cases = [replace(case, dtypes=tuple(d for d in case.dtypes if d in dtypes[key])) for key, case in by_id.items()]
     judge = Judge(answers, known=[replace(entry) for entry in candidates])
     shown: set[tuple[str, str, str, str]] = set()
     for native in run_natives(cases):
