@@ -191,3 +191,38 @@ def test_the_judge_computes_a_no_op_variant_once() -> None:
     ideal = answers(case, "float32", ())
     assert answers(case, "float32", ("mean_over_count",)) is ideal
     assert len(answers.computed) == 1
+
+
+# -- interval products and quotients from the signs ------------------------------------------
+
+
+def test_signed_corners_give_what_all_four_corners_give() -> None:
+    """Property: ``_extremes`` (two corners where the signs say which) equals the general
+    computation over all four corners, bit for bit, over exact and strict intervals of every
+    sign, zero ends included, at several precisions."""
+    from mpmath import libmp
+
+    from oracle import interval
+
+    rng = np.random.default_rng(7)
+    ends = [0.0, 1.0, -1.0, 0.1, -0.1, 3.0, -7.5, 1e-300, -1e-300, 1e300, -1e300, 2.0**-1074]
+    ends += rng.normal(size=40).tolist() + (rng.normal(size=20) * 1e20).tolist()
+    mpfs = sorted({libmp.from_float(v) for v in ends}, key=interval._ORDER)
+    pool = [interval.Interval(m) for m in mpfs]  # exact
+    for _ in range(300):
+        lo, hi = sorted(rng.choice(len(mpfs), 2, replace=False).tolist())
+        pool.append(interval.Interval(mpfs[lo], mpfs[hi]))  # strict, any signs
+    checked = 0
+    for bits in (64, 113, 300):
+        with interval.working_precision(bits):
+            for _ in range(3000):
+                a, b = (pool[i] for i in rng.choice(len(pool), 2).tolist())
+                for operation in (libmp.mpf_mul, libmp.mpf_div):
+                    try:
+                        general = interval._all_corners(operation, a, b)
+                    except ZeroDivisionError:
+                        continue
+                    fast = interval._extremes(operation, a, b)
+                    assert (fast.lo, fast.hi) == (general.lo, general.hi)
+                    checked += interval._signed_corners(operation, a, b) is not None
+    assert checked > 5000  # the shortcut was taken, not only the general path
