@@ -226,3 +226,33 @@ def test_signed_corners_give_what_all_four_corners_give() -> None:
                     assert (fast.lo, fast.hi) == (general.lo, general.hi)
                     checked += interval._signed_corners(operation, a, b) is not None
     assert checked > 5000  # the shortcut was taken, not only the general path
+
+
+# -- the exact path's per-element memo of binary cross-entropy --------------------------------
+
+
+def test_the_element_memo_gives_what_a_fresh_evaluation_gives() -> None:
+    """mean after sum (a memo hit), and evaluations whose settings, format or smoothing differ
+    (memo misses), each equal to the same evaluation with the memo emptied first."""
+    from oracle.ops import binary_crossentropy
+
+    _, inputs = batches()["probabilities"]
+    logits = batches()["logits, soft labels"][1]
+    calls = [
+        ("float64", {"from_logits": True, "reduction": "sum"}, logits, ()),
+        ("float64", {"from_logits": True, "reduction": "mean"}, logits, ()),
+        ("float64", {"from_logits": True, "reduction": "mean", "label_smoothing": 0.1}, logits, ()),
+        ("float64", {"from_logits": False, "reduction": "sum"}, inputs, ()),
+        ("float64", {"from_logits": False, "reduction": "sum"}, inputs, ("keras_clip",)),
+        ("float32", {"from_logits": False, "reduction": "mean"}, inputs, ("keras_clip",)),
+    ]
+    binary_crossentropy._ELEMENTS.clear()
+    remembered = [
+        oracle.evaluate("binary_crossentropy", p, i, dtype, oracle.combine(v), fast=False) for dtype, p, i, v in calls
+    ]
+    assert binary_crossentropy._ELEMENTS  # the memo was used
+    for (dtype, params, arrays, variants), answer in zip(calls, remembered):
+        binary_crossentropy._ELEMENTS.clear()
+        fresh = oracle.evaluate("binary_crossentropy", params, arrays, dtype, oracle.combine(variants), fast=False)
+        assert same_bits(answer.value, fresh.value) and same_bits(answer.grad, fresh.grad)
+        assert answer.value_exact == fresh.value_exact and answer.grad_exact == fresh.grad_exact
