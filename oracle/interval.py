@@ -210,7 +210,50 @@ def _contains_zero(value: Interval) -> bool:
 
 
 def _extremes(operation: object, a: Interval, b: Interval) -> Interval:
-    """Outward-rounded image of a bilinear operation over the corners of two intervals."""
+    """Outward-rounded image of a bilinear operation over the corners of two intervals.
+
+    Where neither interval straddles 0 and every end is finite, the corners that hold the
+    minimum and the maximum follow from the signs alone (x y and x / y are monotone in each
+    argument on each sign's side), and directed rounding is monotone, so rounding just those
+    two gives the same ends as rounding all four and comparing: ``_signed_corners``, 2
+    operations instead of 8 and no comparisons (tests/test_oracle_fast_reduced.py checks
+    the two agree).
+    """
+    corners = _signed_corners(operation, a, b)
+    if corners is not None:
+        w = _precision.get()
+        (x_lo, y_lo), (x_hi, y_hi) = corners
+        return Interval(operation(x_lo, y_lo, w, FLOOR), operation(x_hi, y_hi, w, CEILING))  # type: ignore[operator]
+    return _all_corners(operation, a, b)
+
+
+def _signed_corners(operation: object, a: Interval, b: Interval) -> tuple[tuple[Mpf, Mpf], tuple[Mpf, Mpf]] | None:
+    """((x, y) of the minimum, (x, y) of the maximum), or None (a straddle, an infinity, a NaN)."""
+    if a.lo in _NON_FINITE or a.hi in _NON_FINITE or b.lo in _NON_FINITE or b.hi in _NON_FINITE:
+        return None
+    a_up, a_down = a.lo[0] == 0, a.hi[0] == 1 or a.hi == libmp.fzero  # a >= 0, a <= 0
+    b_up, b_down = b.lo[0] == 0, b.hi[0] == 1 or b.hi == libmp.fzero
+    if not (a_up or a_down) or not (b_up or b_down):
+        return None
+    if operation is libmp.mpf_mul:
+        if a_up and b_up:
+            return (a.lo, b.lo), (a.hi, b.hi)
+        if a_up:  # b <= 0
+            return (a.hi, b.lo), (a.lo, b.hi)
+        if b_up:  # a <= 0
+            return (a.lo, b.hi), (a.hi, b.lo)
+        return (a.hi, b.hi), (a.lo, b.lo)
+    if operation is libmp.mpf_div:
+        if b.lo == libmp.fzero or b.hi == libmp.fzero:
+            return None
+        if b_up:  # b > 0
+            return ((a.lo, b.hi), (a.hi, b.lo)) if a_up else ((a.lo, b.lo), (a.hi, b.hi))
+        return ((a.hi, b.hi), (a.lo, b.lo)) if a_up else ((a.hi, b.lo), (a.lo, b.hi))
+    return None
+
+
+def _all_corners(operation: object, a: Interval, b: Interval) -> Interval:
+    """The general case: every corner, rounded both ways, the least and the greatest kept."""
     w = _precision.get()
     op = operation  # mpf_mul or mpf_div: (x, y, prec, rnd)
     corners = [(x, y) for x in {a.lo, a.hi} for y in {b.lo, b.hi}]

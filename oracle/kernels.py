@@ -40,6 +40,11 @@ def using_backend(name: str) -> Iterator[None]:
         _backend.reset(token)
 
 
+def current_backend() -> str:
+    """The backend in force (:func:`using_backend`): part of any memo of kernel results."""
+    return _backend.get()
+
+
 def available_backends() -> list[str]:
     names = ["mpmath"]
     try:

@@ -11,8 +11,12 @@ from __future__ import annotations
 import oracle
 from conformance.corpus.cases import Case
 from oracle.cache import DiskCache
+from oracle.canonical import effective
 
 Key = tuple[str, str, tuple[str, ...]]
+#: (case id, dtype, the settings that change the answer): variants that differ only in settings
+#: that cannot change it (:func:`oracle.canonical.effective`) share one answer.
+Computation = tuple[str, str, tuple[tuple[str, object], ...]]
 
 
 class OracleFailure(RuntimeError):
@@ -23,6 +27,7 @@ class OracleAnswers:
     def __init__(self, cache: DiskCache | None) -> None:
         self.cache = cache
         self.memo: dict[Key, oracle.OracleResult | Exception] = {}
+        self.computed: dict[Computation, oracle.OracleResult | Exception] = {}
 
     def prefetch(self, case: Case, dtype: str) -> None:
         """Compute the ideal answer now (while the frameworks run), keeping any failure for later."""
@@ -37,13 +42,21 @@ class OracleAnswers:
     def _compute(self, case: Case, dtype: str, variants: tuple[str, ...]) -> oracle.OracleResult | Exception:
         key = (case.id, dtype, variants)
         if key not in self.memo:
-            params, inputs = case.materialize(dtype)
-            try:
-                self.memo[key] = oracle.evaluate(
-                    case.op, params, inputs, dtype, oracle.combine(variants), cache=self.cache
-                )
-            except oracle.InvalidInput as problem:
-                self.memo[key] = problem
-            except Exception as problem:  # the oracle's own failure: the case's error, not the run's end
-                self.memo[key] = OracleFailure(f"oracle failure: {type(problem).__name__}: {problem}")
+            self.memo[key] = self._evaluate(case, dtype, variants)
         return self.memo[key]
+
+    def _evaluate(self, case: Case, dtype: str, variants: tuple[str, ...]) -> oracle.OracleResult | Exception:
+        params, inputs = case.materialize(dtype)
+        try:
+            semantics = oracle.combine(variants)
+            settings = effective(case.op, case.definition.with_defaults(params), semantics).settings
+            computation = (case.id, dtype, settings)
+            if computation not in self.computed:
+                self.computed[computation] = oracle.evaluate(
+                    case.op, params, inputs, dtype, semantics, cache=self.cache
+                )
+            return self.computed[computation]
+        except oracle.InvalidInput as problem:
+            return problem
+        except Exception as problem:  # the oracle's own failure: the case's error, not the run's end
+            return OracleFailure(f"oracle failure: {type(problem).__name__}: {problem}")

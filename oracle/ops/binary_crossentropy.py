@@ -14,8 +14,8 @@ import math
 import numpy as np
 
 from oracle.formats import FORMATS, round_float
-from oracle.interval import INF, NAN, NEG_INF, ONE, ZERO, Interval, is_one, is_zero, maximum
-from oracle.kernels import log, log1p
+from oracle.interval import INF, NAN, NEG_INF, ONE, ZERO, Interval, is_one, is_zero, maximum, precision
+from oracle.kernels import current_backend, log, log1p
 from oracle.semantics import InFormat
 
 from . import _reduce
@@ -120,12 +120,51 @@ def _evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures
     y_true = np.asarray(inputs["y_true"], dtype=np.float64)
     y_pred = np.asarray(inputs["y_pred"], dtype=np.float64)
     smoothing = float(params["label_smoothing"])
-    samples = []
-    for y, p in zip(y_true.ravel().tolist(), y_pred.ravel().tolist()):
-        label = _reduce.smooth(Interval.of(y), smoothing, 2)
-        loss, grad = bce_logits(label, p) if params["from_logits"] else bce_probabilities(label, p, semantics)
-        samples.append(_reduce.Sample(loss, [grad], key=(y, p)))
+    pairs = _element_pairs(y_true, y_pred, smoothing, bool(params["from_logits"]), semantics)
+    samples = [
+        _reduce.Sample(loss, [grad], key=(y, p))
+        for (loss, grad), y, p in zip(pairs, y_true.ravel().tolist(), y_pred.ravel().tolist())
+    ]
     return _reduce.reduce(samples, params, semantics, y_pred.shape, y_pred.shape, None)
+
+
+#: The per-element enclosures of the last few large batches. They depend on the inputs, the
+#: smoothing, logits or not, the settings and format, the working precision and the backend,
+#: never on the reduction: a batch's ``mean`` and ``sum`` (and its reduced variants' answers)
+#: reuse one evaluation. Intervals are immutable, so sharing them is safe.
+_ELEMENTS: dict[tuple[object, ...], list[Pair]] = {}
+ELEMENTS_KEPT = 2
+ELEMENTS_MIN_SIZE = 1000
+
+
+def _element_pairs(
+    y_true: np.ndarray, y_pred: np.ndarray, smoothing: float, from_logits: bool, semantics: InFormat
+) -> list[Pair]:
+    def compute() -> list[Pair]:
+        pairs = []
+        for y, p in zip(y_true.ravel().tolist(), y_pred.ravel().tolist()):
+            label = _reduce.smooth(Interval.of(y), smoothing, 2)
+            pairs.append(bce_logits(label, p) if from_logits else bce_probabilities(label, p, semantics))
+        return pairs
+
+    if y_pred.size < ELEMENTS_MIN_SIZE:
+        return compute()
+    key = (
+        y_true.shape,
+        y_true.tobytes(),
+        y_pred.tobytes(),
+        smoothing,
+        from_logits,
+        semantics.fmt.name,
+        tuple(sorted(semantics.settings.items())),
+        precision(),
+        current_backend(),
+    )
+    if key not in _ELEMENTS:
+        while len(_ELEMENTS) >= ELEMENTS_KEPT:
+            del _ELEMENTS[next(iter(_ELEMENTS))]
+        _ELEMENTS[key] = compute()
+    return _ELEMENTS[key]
 
 
 def _check(params: Params, arrays: Arrays) -> None:
