@@ -37,8 +37,9 @@ from .semantics import IDEAL, Semantics
 #: the fast path (its 15-digit strings mis-scored float64 ULPs), lowercase exponents. 8: float64
 #: back on it in double-double (24-digit strings), BCE-on-logits balls that decide more. 9: reduced
 #: binary cross-entropy of 1,000+ elements into float32/16/bfloat16 on the fast path (the same
-#: bits; its decimal strings carry the 12 digits the balls prove).
-ORACLE_VERSION = "9"
+#: bits; its decimal strings carry the 12 digits the balls prove). 10: BCE sums that may cancel
+#: (negative weights, labels outside [0, 1]) added as linear forms of named logs.
+ORACLE_VERSION = "10"
 MAX_BITS = 1 << 14
 FIRST_GUARD_BITS = 32
 

@@ -109,6 +109,31 @@ def test_weights_that_cancel_on_identical_samples_sum_to_an_exact_zero():
     assert result.grad.tolist() == [float.fromhex("0x1.99999ap+0"), -float.fromhex("0x1.99999ap+0")]
 
 
+def test_losses_equal_without_equal_inputs_cancel_to_an_exact_zero():
+    # On logits, BCE is max(x, 0) - x y + log1p(exp(-|x|)): at (x 0, y 0) and (x 0, y 1) both are
+    # log 2; at (x 2, y 0) 2 + log1p(e^-2) and at (x -2, y 1) 0 + 2 + log1p(e^-2). Weights [1, -1]:
+    # exactly 0. Gradients w (sigmoid(x) - y): (1/2, -(1/2 - 1)) = (1/2, 1/2); at +-2:
+    # sigmoid(2) and -(sigmoid(-2) - 1) = sigmoid(2) = 0.88079707797788244...; times 2**24 it is
+    # 14777322.829..., far from a tie, so float32 holds 14777323 / 2**24 = 0x1.c2f7d6p-1.
+    def weighted_sum(weights, labels, predictions, from_logits=True, dtype="float32"):
+        params = {"reduction": "sum", "sample_weight": weights, "from_logits": from_logits}
+        return evaluate("binary_crossentropy", params, {"y_true": labels, "y_pred": predictions}, dtype)
+
+    at_zero = weighted_sum([1, -1], [0, 1], [0, 0])
+    assert at_zero.value.tolist() == 0.0 and at_zero.value_exact == ("0",)
+    assert at_zero.grad.tolist() == [0.5, 0.5]
+    mirrored = weighted_sum([1, -1], [0, 1], [2, -2])
+    assert mirrored.value.tolist() == 0.0 and mirrored.value_exact == ("0",)
+    sigmoid_2 = float(np.float32(1 / (1 + math.exp(-2))))
+    assert mirrored.grad.tolist() == [sigmoid_2, sigmoid_2] == [float.fromhex("0x1.c2f7d6p-1")] * 2
+    # On probabilities -y log p - (1 - y) log(1 - p): at (y 0, p 1/2) log 2, at (y 0, p 3/4)
+    # -log(1/4) = 2 log 2; weights [2, -1]: 0 (log 1/4 = 2 log 1/2, a power of 2 apart).
+    # Gradients w (p - y) / (p (1 - p)): 2 (1/2) / (1/4) = 4 and -(3/4) / (3/16) = -4.
+    powers = weighted_sum([2, -1], [0, 0], [0.5, 0.75], from_logits=False, dtype="float64")
+    assert powers.value.tolist() == 0.0 and powers.value_exact == ("0",)
+    assert powers.grad.tolist() == [4.0, -4.0]
+
+
 def test_a_negligible_term_beside_an_exact_midpoint_decides_the_rounding():
     # log_softmax at x = (0, -12000, -12000), cotangent c = (-1, 1, 3 * 2**-24): g_j = c_j - s_j C,
     # C = sum c = 3 * 2**-24, s_0 = 1 / (1 + 2 e**-12000) = 1 - 2e-5212. So

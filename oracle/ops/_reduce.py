@@ -15,6 +15,10 @@ Conventions (the "ideal", where frameworks differ; variants cover the documented
   A sample of weight 0 adds nothing to the sum, even where its loss is infinite.
 * Samples with identical inputs have identical losses: their weights are added exactly
   before they multiply the loss once, so weights [1, -1] on equal samples give an exact 0.
+  A sample may also state its loss as a rational plus rational multiples of named
+  transcendental terms (:class:`LinearForm`); a weighted sum then adds the rationals and each
+  term's coefficients exactly first, so losses that are equal without their inputs being
+  equal (log 2 at x = 0 with y = 0, and with y = 1) cancel exactly too.
 * Gradients are d(output)/d(prediction); for ``none`` and the primitives, of the sum of
   outputs times ``cotangent`` (default all ones).
 """
@@ -35,6 +39,20 @@ from .params import MEAN_OVER_COUNT
 from .spec import Enclosures, InvalidInput
 
 
+@dataclass(frozen=True)
+class LinearForm:
+    """A loss as ``rational + sum(c * terms[key] for key, c in coefficients)``, exactly.
+
+    Equal keys name equal numbers (``("log", 3)`` is log 3 wherever it appears); ``terms`` holds
+    each key's enclosure at the working precision. That is all a weighted sum needs to see an
+    exact cancellation: with every key's coefficient and the rational summing to 0 it is 0.
+    """
+
+    rational: Fraction
+    coefficients: tuple[tuple[Hashable, Fraction], ...]
+    terms: Mapping[Hashable, Interval]
+
+
 @dataclass
 class Sample:
     loss: Interval
@@ -44,6 +62,8 @@ class Sample:
     #: The exact inputs the loss depends on (beyond the op's params), when the op states them:
     #: samples with equal keys have equal losses, so their weights are summed exactly.
     key: Hashable | None = None
+    #: The loss as a :class:`LinearForm`, where the op can state it (for weighted sums that may cancel).
+    form: LinearForm | None = None
 
 
 def times(c: float, derivative: Interval) -> Interval:
@@ -138,11 +158,21 @@ def reduce(
 
 
 def _weighted_sum(samples: list[Sample], weights: list[float]) -> Interval:
-    """sum_i w_i loss_i, the weights of samples with one key added exactly first."""
+    """sum_i w_i loss_i, the weights of samples with one key added exactly first, and samples
+    stated as linear forms added as rationals and exact coefficients of their terms."""
     grouped: dict[Hashable, tuple[Fraction, Interval]] = {}
     terms: list[Interval] = []
+    rational = Fraction(0)
+    coefficients: dict[Hashable, Fraction] = {}
+    named: dict[Hashable, Interval] = {}
     for s, w in zip(samples, weights):
         if w == 0 or not s.counts:
+            continue
+        if s.form is not None:
+            rational += Fraction(w) * s.form.rational
+            for name, coefficient in s.form.coefficients:
+                coefficients[name] = coefficients.get(name, Fraction(0)) + Fraction(w) * coefficient
+                named.setdefault(name, s.form.terms[name])
             continue
         if s.key is None:
             terms.append(times(w, s.loss))
@@ -150,6 +180,9 @@ def _weighted_sum(samples: list[Sample], weights: list[float]) -> Interval:
         weight, loss = grouped.get(s.key, (Fraction(0), s.loss))
         grouped[s.key] = (weight + Fraction(w), loss)
     terms += [Interval.of(weight) * loss for weight, loss in grouped.values() if weight != 0]
+    terms += [Interval.of(c) * named[name] for name, c in coefficients.items() if c != 0]
+    if rational:
+        terms.append(Interval.of(rational))
     return fsum(terms)
 
 

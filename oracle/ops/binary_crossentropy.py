@@ -10,6 +10,8 @@ backward's denominator at 1e-12.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
+from fractions import Fraction
 
 import numpy as np
 
@@ -120,12 +122,72 @@ def _evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures
     y_true = np.asarray(inputs["y_true"], dtype=np.float64)
     y_pred = np.asarray(inputs["y_pred"], dtype=np.float64)
     smoothing = float(params["label_smoothing"])
-    pairs = _element_pairs(y_true, y_pred, smoothing, bool(params["from_logits"]), semantics)
+    from_logits = bool(params["from_logits"])
+    pairs = _element_pairs(y_true, y_pred, smoothing, from_logits, semantics)
+    stated = _may_cancel(params, y_true) and not (semantics.get(CLIP_EPSILON.name) or semantics.get(LOG_FLOOR.name))
     samples = [
-        _reduce.Sample(loss, [grad], key=(y, p))
+        _reduce.Sample(loss, [grad], key=(y, p), form=_form(y, p, smoothing, from_logits) if stated else None)
         for (loss, grad), y, p in zip(pairs, y_true.ravel().tolist(), y_pred.ravel().tolist())
     ]
     return _reduce.reduce(samples, params, semantics, y_pred.shape, y_pred.shape, None)
+
+
+def _may_cancel(params: Params, y_true: np.ndarray) -> bool:
+    """Whether a reduced sum of these losses can be exactly 0 short of every loss being 0: some
+    weight is negative or some label outside [0, 1] (else every loss is >= 0, and > 0 where finite)."""
+    if params["reduction"] == "none":
+        return False
+    weights = params["sample_weight"]
+    negative = weights is not None and bool((np.asarray(weights, dtype=np.float64) < 0).any())
+    return negative or bool(((y_true < 0) | (y_true > 1)).any())
+
+
+def _form(y: float, p: float, smoothing: float, from_logits: bool) -> _reduce.LinearForm | None:
+    """The ideal loss at one element as a rational plus rational multiples of named terms: on
+    logits max(x, 0) - x z + log1p(exp(-|x|)) (the tail is log 2 at x = 0), on probabilities
+    -z log p - (1 - z) log(1 - p), with z the smoothed label, exactly. None at limits and NaN."""
+    if not (math.isfinite(y) and math.isfinite(p)):
+        return None
+    ls = Fraction(smoothing)
+    z = Fraction(y) * (1 - ls) + ls / 2
+    if from_logits:
+        x = Fraction(p)
+        rational = max(x, Fraction(0)) - x * z
+        tail = _log_terms(Fraction(2), Fraction(1)) if p == 0 else [(("softplus", -abs(p)), Fraction(1))]
+        return _linear_form(rational, tail)
+    if not 0 < p < 1:
+        return None
+    q = Fraction(p)
+    return _linear_form(Fraction(0), [*_log_terms(q, -z), *_log_terms(1 - q, z - 1)])
+
+
+Term = tuple[str, float]  # ("log", odd integer or 2) or ("softplus", -|x|): a named real number
+
+
+def _log_terms(a: Fraction, coefficient: Fraction) -> list[tuple[Term, Fraction]]:
+    """c log a for a positive rational a = 2**e m / n (m, n odd) as c log m - c log n + c e log 2:
+    logs of the same odd integers (or of 2) then meet under one name, whatever the power of 2.
+    (m and n are below 2**53 for a float's rational: exact as float names.)"""
+    if coefficient == 0:
+        return []
+    numerator, denominator = a.numerator, a.denominator
+    twos = (numerator & -numerator).bit_length() - (denominator & -denominator).bit_length()
+    numerator >>= (numerator & -numerator).bit_length() - 1
+    denominator >>= (denominator & -denominator).bit_length() - 1
+    terms = [(("log", float(numerator)), coefficient)] if numerator != 1 else []
+    terms += [(("log", float(denominator)), -coefficient)] if denominator != 1 else []
+    return terms + ([(("log", 2.0), coefficient * twos)] if twos else [])
+
+
+def _linear_form(rational: Fraction, terms: list[tuple[Term, Fraction]]) -> _reduce.LinearForm:
+    merged: dict[Hashable, Fraction] = {}
+    values: dict[Hashable, Interval] = {}
+    for (kind, argument), coefficient in terms:
+        name = (kind, argument)
+        merged[name] = merged.get(name, Fraction(0)) + coefficient
+        if name not in values:
+            values[name] = log(Interval.of(int(argument))) if kind == "log" else softplus_value(argument)
+    return _reduce.LinearForm(rational, tuple(merged.items()), values)
 
 
 #: The per-element enclosures of the last few large batches. They depend on the inputs, the
