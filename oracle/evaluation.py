@@ -38,8 +38,9 @@ from .semantics import IDEAL, Semantics
 #: back on it in double-double (24-digit strings), BCE-on-logits balls that decide more. 9: reduced
 #: binary cross-entropy of 1,000+ elements into float32/16/bfloat16 on the fast path (the same
 #: bits; its decimal strings carry the 12 digits the balls prove). 10: BCE sums that may cancel
-#: (negative weights, labels outside [0, 1]) added as linear forms of named logs.
-ORACLE_VERSION = "10"
+#: (negative weights, labels outside [0, 1]) added as linear forms of named logs. 11: a fast-path
+#: ball that proves no digit (it reaches 0) leaves its element to the exact path's string.
+ORACLE_VERSION = "11"
 MAX_BITS = 1 << 14
 FIRST_GUARD_BITS = 32
 

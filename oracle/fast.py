@@ -247,8 +247,10 @@ def balls_for(op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarra
 
 
 def settle(balls: Balls, fmt: FloatFormat) -> tuple[Settled, Settled]:
-    """(value, gradient): decided where the ball allows, with proven digits; the rest is the
-    exact path's."""
+    """(value, gradient): decided where the ball allows and proves at least one digit, with
+    proven digits; the rest is the exact path's. (A ball that reaches 0, around an underflowed
+    1.7e-352, say, may decide the rounding to 0 but proves no digit of the value: its string
+    would be a bound, 8e-320, where the exact path prints the value.)"""
     if balls.value_low is None or balls.grad_low is None:
         out = []
         for centre, radius, sign, tilt in (
@@ -256,6 +258,7 @@ def settle(balls: Balls, fmt: FloatFormat) -> tuple[Settled, Settled]:
             (balls.grad, balls.grad_radius, balls.grad_sign, None),
         ):
             rounded, decided = decide(centre, radius, sign, fmt, tilt)
+            decided &= _proves_a_digit(centre, radius, sign)
             out.append(Settled(rounded, decided, proven_digits(centre, radius, sign, DIGIT_CAP, decided)))
         return out[0], out[1]
     wide = []
@@ -264,8 +267,17 @@ def settle(balls: Balls, fmt: FloatFormat) -> tuple[Settled, Settled]:
         (balls.grad, balls.grad_low, balls.grad_radius, balls.grad_sign),
     ):
         rounded, decided = fast64.decide(high, low, radius, sign)
+        decided &= _proves_a_digit(high, radius, sign)
         wide.append(Settled(rounded, decided, fast64.proven_digits(high, low, radius, sign, decided)))
     return wide[0], wide[1]
+
+
+def _proves_a_digit(centre: np.ndarray, radius: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """Where the ball keeps clear of 0 (with a factor 2 to spare for the rounding of the test),
+    or the value is an exact 0."""
+    with np.errstate(invalid="ignore"):
+        clear: np.ndarray = (np.abs(centre) > 2 * radius) | (sign == 0)
+    return clear
 
 
 def covers(op: str, fmt: FloatFormat, settings: Mapping[str, Any]) -> bool:

@@ -325,3 +325,21 @@ def test_float64_strings_show_the_exact_paths_24_digits():
     result = evaluate("softplus", {}, {"x": x}, "float64")
     lengths = [len(t.split("e")[0].replace("-", "").replace(".", "")) for t in result.value_exact + result.grad_exact]
     assert np.mean(np.array(lengths) >= 23) > 0.99
+
+
+def test_an_underflowed_element_gets_the_exact_paths_digits_not_a_bound():
+    # BCE on logits at x = -808, y = 0: the gradient sigmoid(-808) = e^-808 / (1 + e^-808) is
+    # about 1.7e-351, below every float64; its float64 ball reaches 0, which decides the float32
+    # rounding (0) but proves no digit. The string must be the value's, not the ball's bound.
+    import mpmath
+
+    result = evaluate(
+        "binary_crossentropy",
+        {"from_logits": True, "reduction": "none"},
+        {"y_true": [0.0], "y_pred": [-808.0]},
+        "float32",
+    )
+    assert result.grad.tolist() == [0.0]
+    with mpmath.workdps(40):
+        truth = mpmath.exp(-808) / (1 + mpmath.exp(-808))
+        assert abs(mpmath.mpf(result.grad_exact[0]) / truth - 1) < mpmath.mpf(10) ** -15
