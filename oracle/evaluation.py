@@ -39,8 +39,9 @@ from .semantics import IDEAL, Semantics
 #: binary cross-entropy of 1,000+ elements into float32/16/bfloat16 on the fast path (the same
 #: bits; its decimal strings carry the 12 digits the balls prove). 10: BCE sums that may cancel
 #: (negative weights, labels outside [0, 1]) added as linear forms of named logs. 11: a fast-path
-#: ball that proves no digit (it reaches 0) leaves its element to the exact path's string.
-ORACLE_VERSION = "11"
+#: ball that proves no digit (it reaches 0) leaves its element to the exact path's string. 12:
+#: categorical and sparse cross-entropy sums that may cancel, as linear forms too.
+ORACLE_VERSION = "12"
 MAX_BITS = 1 << 14
 FIRST_GUARD_BITS = 32
 

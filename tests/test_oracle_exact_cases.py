@@ -134,6 +134,38 @@ def test_losses_equal_without_equal_inputs_cancel_to_an_exact_zero():
     assert powers.grad.tolist() == [4.0, -4.0]
 
 
+def test_cross_entropy_rows_with_equal_losses_cancel_to_an_exact_zero():
+    # Sparse on logits, -log_softmax(x)[label] = lse(x) - x_label: row [1, 3] with label 0 and row
+    # [3, 1] with label 1 are both lse(1, 3) - 1 = 2 + log1p(e^-2); rows [1, 3] and [0, 2], label
+    # 1 both log1p(e^-2) (a shift of the row leaves it). Weights [1, -1]: exactly 0. Gradients
+    # w (softmax(x) - onehot): softmax([1, 3]) = (s, 1 - s) with s = sigmoid(-2) = 0.1192029220...;
+    # 2**27 s = 15999145.36, no tie: float32 15999145 / 2**27 = 0x1.e84152p-4. 1 - s = sigmoid(2):
+    # float32 0x1.c2f7d6p-1 (derived in the test above).
+    def weighted_sum(weights, labels, logits):
+        params = {"reduction": "sum", "sample_weight": weights, "from_logits": True}
+        return evaluate("sparse_categorical_crossentropy", params, {"y_true": labels, "y_pred": logits}, "float32")
+
+    s, c = float.fromhex("0x1.e84152p-4"), float.fromhex("0x1.c2f7d6p-1")
+    assert s == 15999145 / 2**27 == 0.11920291930437088
+    mirrored = weighted_sum([1, -1], [0, 1], [[1.0, 3.0], [3.0, 1.0]])
+    assert mirrored.value.tolist() == 0.0 and mirrored.value_exact == ("0",)
+    # Row 1: (s - 1, 1 - s); row 2, weight -1: -(sigmoid(2), s - 1): both (-c, c).
+    assert mirrored.grad.tolist() == [[-c, c], [-c, c]]
+    shifted = weighted_sum([1, -1], [1, 1], [[1.0, 3.0], [0.0, 2.0]])
+    assert shifted.value.tolist() == 0.0 and shifted.value_exact == ("0",)
+    assert shifted.grad.tolist() == [[s, -s], [-s, s]]
+    # On probabilities, class weights [1, -1] on -log 0.25 (label 0) and -log 0.25 (label 1): 0.
+    # Gradients -w_label / p_label: -1 / 0.25 = -4 and 1 / 0.25 = 4.
+    probabilities = evaluate(
+        "categorical_crossentropy",
+        {"reduction": "sum", "class_weight": [1, -1]},
+        {"y_true": [[1, 0], [0, 1]], "y_pred": [[0.25, 0.75], [0.75, 0.25]]},
+        "float32",
+    )
+    assert probabilities.value.tolist() == 0.0 and probabilities.value_exact == ("0",)
+    assert probabilities.grad.tolist() == [[-4.0, 0.0], [0.0, 4.0]]
+
+
 def test_a_negligible_term_beside_an_exact_midpoint_decides_the_rounding():
     # log_softmax at x = (0, -12000, -12000), cotangent c = (-1, 1, 3 * 2**-24): g_j = c_j - s_j C,
     # C = sum c = 3 * 2**-24, s_0 = 1 / (1 + 2 e**-12000) = 1 - 2e-5212. So

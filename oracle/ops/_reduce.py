@@ -28,11 +28,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from mpmath import libmp
 
 from oracle.interval import NAN, ONE, ZERO, Interval, fsum, is_zero
+from oracle.kernels import log
 from oracle.semantics import InFormat
 
 from .params import MEAN_OVER_COUNT
@@ -197,3 +199,54 @@ def _grad_shape(moved_shape: tuple[int, ...], axis: int | None) -> tuple[int, ..
 def _all_nan(moved_shape: tuple[int, ...], axis: int | None) -> Enclosures:
     size = int(np.prod(moved_shape, dtype=np.int64))
     return Enclosures([NAN], (), [NAN] * size, _grad_shape(moved_shape, axis))
+
+
+def may_cancel(params: Mapping[str, Any], labels: np.ndarray | None) -> bool:
+    """Whether a reduced sum of a cross-entropy's losses can be exactly 0 short of every loss
+    being 0: some sample or class weight is negative, or some label outside [0, 1] (else every
+    loss is >= 0, and > 0 where finite). ``labels`` None: class indices, never outside."""
+    if params["reduction"] == "none":
+        return False
+    for name in ("sample_weight", "class_weight"):
+        weights = params.get(name)
+        if weights is not None and bool((np.asarray(weights, dtype=np.float64) < 0).any()):
+            return True
+    return labels is not None and bool(((labels < 0) | (labels > 1)).any())
+
+
+#: A named real number: ("log", odd integer or 2.0), ("softplus", -|x|), ("lse", shifted logits).
+Term = tuple[str, Hashable]
+
+
+def log_terms(a: Fraction, coefficient: Fraction) -> list[tuple[Term, Fraction]]:
+    """c log a for a positive rational a = 2**e m / n (m, n odd) as c log m - c log n + c e log 2:
+    logs of the same odd integers (or of 2) then meet under one name, whatever the power of 2.
+    (m and n are below 2**53 for a float's rational, or a class count: exact as float names.)"""
+    if coefficient == 0:
+        return []
+    numerator, denominator = a.numerator, a.denominator
+    twos = (numerator & -numerator).bit_length() - (denominator & -denominator).bit_length()
+    numerator >>= (numerator & -numerator).bit_length() - 1
+    denominator >>= (denominator & -denominator).bit_length() - 1
+    terms: list[tuple[Term, Fraction]] = [(("log", float(numerator)), coefficient)] if numerator != 1 else []
+    terms += [(("log", float(denominator)), -coefficient)] if denominator != 1 else []
+    return terms + ([(("log", 2.0), coefficient * twos)] if twos else [])
+
+
+def linear_form(
+    rational: Fraction, terms: list[tuple[Term, Fraction]], known: Mapping[Hashable, Interval] | None = None
+) -> LinearForm:
+    """The form with each name's coefficients merged; logs are evaluated here, other names'
+    enclosures come in ``known``."""
+    merged: dict[Hashable, Fraction] = {}
+    values: dict[Hashable, Interval] = dict(known or {})
+    for name, coefficient in terms:
+        merged[name] = merged.get(name, Fraction(0)) + coefficient
+        if name not in values and name[0] == "log":
+            values[name] = log(Interval.of(int(cast(float, name[1]))))
+    return LinearForm(rational, tuple(merged.items()), values)
+
+
+def exact_fraction(value: Interval) -> Fraction:
+    """The rational an exact interval holds."""
+    return Fraction(*libmp.to_rational(value.lo))

@@ -10,7 +10,6 @@ backward's denominator at 1e-12.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
 from fractions import Fraction
 
 import numpy as np
@@ -124,22 +123,14 @@ def _evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures
     smoothing = float(params["label_smoothing"])
     from_logits = bool(params["from_logits"])
     pairs = _element_pairs(y_true, y_pred, smoothing, from_logits, semantics)
-    stated = _may_cancel(params, y_true) and not (semantics.get(CLIP_EPSILON.name) or semantics.get(LOG_FLOOR.name))
+    stated = _reduce.may_cancel(params, y_true) and not (
+        semantics.get(CLIP_EPSILON.name) or semantics.get(LOG_FLOOR.name)
+    )
     samples = [
         _reduce.Sample(loss, [grad], key=(y, p), form=_form(y, p, smoothing, from_logits) if stated else None)
         for (loss, grad), y, p in zip(pairs, y_true.ravel().tolist(), y_pred.ravel().tolist())
     ]
     return _reduce.reduce(samples, params, semantics, y_pred.shape, y_pred.shape, None)
-
-
-def _may_cancel(params: Params, y_true: np.ndarray) -> bool:
-    """Whether a reduced sum of these losses can be exactly 0 short of every loss being 0: some
-    weight is negative or some label outside [0, 1] (else every loss is >= 0, and > 0 where finite)."""
-    if params["reduction"] == "none":
-        return False
-    weights = params["sample_weight"]
-    negative = weights is not None and bool((np.asarray(weights, dtype=np.float64) < 0).any())
-    return negative or bool(((y_true < 0) | (y_true > 1)).any())
 
 
 def _form(y: float, p: float, smoothing: float, from_logits: bool) -> _reduce.LinearForm | None:
@@ -153,41 +144,14 @@ def _form(y: float, p: float, smoothing: float, from_logits: bool) -> _reduce.Li
     if from_logits:
         x = Fraction(p)
         rational = max(x, Fraction(0)) - x * z
-        tail = _log_terms(Fraction(2), Fraction(1)) if p == 0 else [(("softplus", -abs(p)), Fraction(1))]
-        return _linear_form(rational, tail)
+        if p == 0:
+            return _reduce.linear_form(rational, _reduce.log_terms(Fraction(2), Fraction(1)))
+        tail = ("softplus", -abs(p))
+        return _reduce.linear_form(rational, [(tail, Fraction(1))], {tail: softplus_value(-abs(p))})
     if not 0 < p < 1:
         return None
     q = Fraction(p)
-    return _linear_form(Fraction(0), [*_log_terms(q, -z), *_log_terms(1 - q, z - 1)])
-
-
-Term = tuple[str, float]  # ("log", odd integer or 2) or ("softplus", -|x|): a named real number
-
-
-def _log_terms(a: Fraction, coefficient: Fraction) -> list[tuple[Term, Fraction]]:
-    """c log a for a positive rational a = 2**e m / n (m, n odd) as c log m - c log n + c e log 2:
-    logs of the same odd integers (or of 2) then meet under one name, whatever the power of 2.
-    (m and n are below 2**53 for a float's rational: exact as float names.)"""
-    if coefficient == 0:
-        return []
-    numerator, denominator = a.numerator, a.denominator
-    twos = (numerator & -numerator).bit_length() - (denominator & -denominator).bit_length()
-    numerator >>= (numerator & -numerator).bit_length() - 1
-    denominator >>= (denominator & -denominator).bit_length() - 1
-    terms = [(("log", float(numerator)), coefficient)] if numerator != 1 else []
-    terms += [(("log", float(denominator)), -coefficient)] if denominator != 1 else []
-    return terms + ([(("log", 2.0), coefficient * twos)] if twos else [])
-
-
-def _linear_form(rational: Fraction, terms: list[tuple[Term, Fraction]]) -> _reduce.LinearForm:
-    merged: dict[Hashable, Fraction] = {}
-    values: dict[Hashable, Interval] = {}
-    for (kind, argument), coefficient in terms:
-        name = (kind, argument)
-        merged[name] = merged.get(name, Fraction(0)) + coefficient
-        if name not in values:
-            values[name] = log(Interval.of(int(argument))) if kind == "log" else softplus_value(argument)
-    return _reduce.LinearForm(rational, tuple(merged.items()), values)
+    return _reduce.linear_form(Fraction(0), [*_reduce.log_terms(q, -z), *_reduce.log_terms(1 - q, z - 1)])
 
 
 #: The per-element enclosures of the last few large batches. They depend on the inputs, the

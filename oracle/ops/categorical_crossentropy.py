@@ -10,6 +10,7 @@ Sparse cross-entropy (integer labels) is built on the same sample.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -96,9 +97,10 @@ def _clip(q: Interval, bounds: tuple[float, float] | None) -> tuple[Interval, In
 
 
 def sample(
-    label: Values | None, weights: Values, row: list[float], params: Params, semantics: InFormat
+    label: Values | None, weights: Values, row: list[float], params: Params, semantics: InFormat, stated: bool = False
 ) -> _reduce.Sample:
-    """One row's loss and gradient; ``label`` None is an ignored sample."""
+    """One row's loss and gradient; ``label`` None is an ignored sample. ``stated``: the loss
+    also as a linear form, for a weighted sum that may cancel (:func:`oracle.ops._reduce.may_cancel`)."""
     if label is None:
         return _reduce.Sample(ZERO, [ZERO] * len(row), ZERO, counts=False)
     smoothing = float(params["label_smoothing"])
@@ -111,7 +113,38 @@ def sample(
         loss, grads = crossentropy_probabilities(v, row, semantics)
     # Equal (label, row) pairs have equal losses: the key lets their sample weights add first.
     key = (tuple(y.lo for y in label), tuple(row)) if all(y.exact for y in label) else None
-    return _reduce.Sample(loss, grads, applied, key=key)
+    form = _form(label, weights, row, smoothing, bool(params["from_logits"])) if stated else None
+    return _reduce.Sample(loss, grads, applied, key=key, form=form)
+
+
+def _form(
+    label: Values, weights: Values, row: list[float], smoothing: float, logits: bool
+) -> _reduce.LinearForm | None:
+    """The ideal row loss as a rational plus multiples of named terms, exactly: on logits
+    V m - sum_k v_k x_k + V lse(x - m) with m the top logit and V = sum_k v_k (lse of equal
+    logits is log K; rows that differ by a shift share their lse term), on probabilities
+    -sum_k v_k log p_k. None where an input is not finite or a log's argument is 0."""
+    if not all(w.exact for w in weights) or not all(math.isfinite(x) for x in row):
+        return None
+    ls, classes = Fraction(smoothing), len(row)
+    v = [
+        _reduce.exact_fraction(w) * (_reduce.exact_fraction(y) * (1 - ls) + ls / classes)
+        for w, y in zip(weights, label)
+    ]
+    if not logits:
+        if any(u != 0 and x <= 0 for u, x in zip(v, row)):
+            return None
+        terms = [term for u, x in zip(v, row) for term in _reduce.log_terms(Fraction(x), -u)]
+        return _reduce.linear_form(Fraction(0), terms)
+    top = Fraction(max(row))
+    mass = sum(v, Fraction(0))
+    rational = mass * top - sum((u * Fraction(x) for u, x in zip(v, row)), Fraction(0))
+    shifted = tuple(sorted(Fraction(x) - top for x in row))
+    if not any(shifted):
+        return _reduce.linear_form(rational, _reduce.log_terms(Fraction(classes), mass))
+    name = ("lse", shifted)
+    decomposed = decompose(row)
+    return _reduce.linear_form(rational, [(name, mass)], {name: decomposed.neg_log_softmax[decomposed.top]})
 
 
 def class_rows(y_pred: np.ndarray, axis: int) -> tuple[np.ndarray, list[list[float]]]:
@@ -138,13 +171,20 @@ def check_class_params(params: Params, arrays: Arrays) -> None:
     _reduce.check_sample_weight(params["sample_weight"], sample_shape({"axis": axis}, arrays))
 
 
+def ideal_rows(semantics: InFormat) -> bool:
+    """No variant changes a row's loss (linear forms state the ideal's)."""
+    return not (semantics.get(CLIP_EPSILON.name) or semantics.flag(RENORMALIZE.name))
+
+
 def _evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures:
     axis = int(params["axis"])
     moved, rows = class_rows(inputs["y_pred"], axis)
     weights = _reduce.class_weights(params["class_weight"], moved.shape[-1])
     labels = np.moveaxis(np.asarray(inputs["y_true"], dtype=np.float64), axis, -1).reshape(len(rows), -1).tolist()
+    stated = _reduce.may_cancel(params, np.asarray(labels)) and ideal_rows(semantics)
     samples = [
-        sample([Interval.of(y) for y in label], weights, row, params, semantics) for label, row in zip(labels, rows)
+        sample([Interval.of(y) for y in label], weights, row, params, semantics, stated)
+        for label, row in zip(labels, rows)
     ]
     return _reduce.reduce(samples, params, semantics, moved.shape[:-1], moved.shape, axis)
 

@@ -15,7 +15,14 @@ from oracle.interval import ONE, ZERO, Interval
 from oracle.semantics import InFormat
 
 from . import _reduce
-from .categorical_crossentropy import CATEGORICAL_PARAMS, CATEGORICAL_SETTINGS, check_class_params, class_rows, sample
+from .categorical_crossentropy import (
+    CATEGORICAL_PARAMS,
+    CATEGORICAL_SETTINGS,
+    check_class_params,
+    class_rows,
+    ideal_rows,
+    sample,
+)
 from .categorical_crossentropy import sample_shape as class_sample_shape
 from .params import IGNORE_INDEX
 from .spec import Arrays, Enclosures, Input, InputKind, InvalidInput, OpDefinition, Params
@@ -36,7 +43,8 @@ def _evaluate(params: Params, inputs: Arrays, semantics: InFormat) -> Enclosures
     weights = _reduce.class_weights(params["class_weight"], classes)
     ignore = params["ignore_index"]
     labels = [_label_row(int(t), classes, ignore) for t in np.asarray(inputs["y_true"]).ravel().tolist()]
-    samples = [sample(label, weights, row, params, semantics) for label, row in zip(labels, rows)]
+    stated = _reduce.may_cancel(params, None) and ideal_rows(semantics)
+    samples = [sample(label, weights, row, params, semantics, stated) for label, row in zip(labels, rows)]
     return _reduce.reduce(samples, params, semantics, moved.shape[:-1], moved.shape, axis)
 
 
