@@ -14,11 +14,13 @@ moment may keep only one of them; the other is computed again next time, never w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 def default_root() -> Path:
@@ -27,6 +29,20 @@ def default_root() -> Path:
         return Path(configured)
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return base / "loss-conformance" / "oracle"
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, binary: bool = False) -> Iterator[IO[Any]]:
+    """A file written whole or not at all: a temporary beside it, replaced into place on success
+    and removed on any failure, so readers (and a killed run) never see half of one."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8") as out:
+            yield out
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 class DiskCache:
@@ -52,11 +68,5 @@ class DiskCache:
         path = self._path(batch)
         path.parent.mkdir(parents=True, exist_ok=True)
         records = {**self._read(batch), entry: record}
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(records, out, separators=(",", ":"))
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_file(path) as out:
+            json.dump(records, out, separators=(",", ":"))

@@ -20,17 +20,14 @@ import functools
 import hashlib
 import json
 import math
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from oracle.cache import default_root
+from oracle.cache import atomic_file, default_root
 from oracle.formats import FORMATS, FloatFormat, round_fraction
 
 from . import values
@@ -154,13 +151,8 @@ def _linspace(spec: str) -> dict[str, np.ndarray]:
     rounded = _round_linspace(spec)
     with contextlib.suppress(OSError):  # a read-only cache costs time, not the run
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                np.savez(out, **rounded)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
-            os.replace(temporary, path)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+        with atomic_file(path, binary=True) as out:
+            np.savez(out, **rounded)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
     return rounded
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 from xml.etree import ElementTree
 
 import jsonschema
+
+from oracle.cache import atomic_file
 
 from . import html as html_report
 from .records import PROBLEMS, VERDICT_ORDER, ReportDocument, Verdict
@@ -60,14 +60,8 @@ def read(path: Path) -> ReportDocument:
 
 def write_text(path: Path, text: str) -> None:
     """Write a whole file or nothing: readers (and a killed run) never see half of one."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as out:
+        out.write(text)
 
 
 def write_all(report: ReportDocument, folder: Path) -> dict[str, Path]:

@@ -92,10 +92,6 @@ class Worker:
         self.handshake = self._receive(timeout)
         return self.handshake
 
-    @property
-    def launched(self) -> bool:
-        return self._process is not None
-
     def call(self, task: dict[str, Any], timeout: float) -> dict[str, Any]:
         self.send(encode_task(task))
         return self.receive(timeout)
