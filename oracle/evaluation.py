@@ -24,9 +24,7 @@ from . import fast_reduced
 from .cache import DiskCache
 from .canonical import effective
 from .decide import decide, exact_decimal
-from .digits import proven_digits
-from .fast import DIGIT_CAP, balls_for, covers, round_to, settle
-from .fast import decide as decide_fast
+from .fast import balls_for, covers, round_to, settle, settle_narrow
 from .formats import FORMATS, FloatFormat, numpy_dtype, round_float
 from .interval import Interval, working_precision
 from .kernels import using_backend
@@ -294,12 +292,11 @@ def _reduced_then_exact(
     if balls is None:
         return _ziv(op, params, inputs, fmt, semantics)
     value_ball, grad_ball = balls
-    value, value_ok = decide_fast(value_ball.value, value_ball.value_radius, value_ball.value_sign, fmt)
-    if not value_ok.all():
+    value = settle_narrow(value_ball.value, value_ball.value_radius, value_ball.value_sign, fmt)
+    if not value.decided.all():
         return _ziv(op, params, inputs, fmt, semantics)
-    value_exact = proven_digits(value_ball.value, value_ball.value_radius, value_ball.value_sign, DIGIT_CAP, value_ok)
-    grads, grads_ok = decide_fast(grad_ball.grad, grad_ball.grad_radius, grad_ball.grad_sign, fmt)
-    grad_exact = proven_digits(grad_ball.grad, grad_ball.grad_radius, grad_ball.grad_sign, DIGIT_CAP, grads_ok)
+    grad = settle_narrow(grad_ball.grad, grad_ball.grad_radius, grad_ball.grad_sign, fmt)
+    grads, grads_ok, grad_exact = grad.rounded, grad.decided, grad.texts
     shape = np.shape(inputs[definition(op).prediction])
     left = np.flatnonzero(~grads_ok)
     bits = 53
@@ -310,7 +307,9 @@ def _reduced_then_exact(
         grads[left] = exact
         for position, index in enumerate(left.tolist()):
             grad_exact[index] = exact_strings[position]
-    return OracleResult(fmt.name, value.reshape(()), tuple(value_exact), grads.reshape(shape), tuple(grad_exact), bits)
+    return OracleResult(
+        fmt.name, value.rounded.reshape(()), tuple(value.texts), grads.reshape(shape), tuple(grad_exact), bits
+    )
 
 
 def _ziv_grads(

@@ -252,15 +252,8 @@ def settle(balls: Balls, fmt: FloatFormat) -> tuple[Settled, Settled]:
     1.7e-352, say, may decide the rounding to 0 but proves no digit of the value: its string
     would be a bound, 8e-320, where the exact path prints the value.)"""
     if balls.value_low is None or balls.grad_low is None:
-        out = []
-        for centre, radius, sign, tilt in (
-            (balls.value, balls.value_radius, balls.value_sign, balls.value_tilt),
-            (balls.grad, balls.grad_radius, balls.grad_sign, None),
-        ):
-            rounded, decided = decide(centre, radius, sign, fmt, tilt)
-            decided &= _proves_a_digit(centre, radius, sign)
-            out.append(Settled(rounded, decided, proven_digits(centre, radius, sign, DIGIT_CAP, decided)))
-        return out[0], out[1]
+        value = settle_narrow(balls.value, balls.value_radius, balls.value_sign, fmt, balls.value_tilt)
+        return value, settle_narrow(balls.grad, balls.grad_radius, balls.grad_sign, fmt)
     wide = []
     for high, low, radius, sign in (
         (balls.value, balls.value_low, balls.value_radius, balls.value_sign),
@@ -270,6 +263,15 @@ def settle(balls: Balls, fmt: FloatFormat) -> tuple[Settled, Settled]:
         decided &= _proves_a_digit(high, radius, sign)
         wide.append(Settled(rounded, decided, fast64.proven_digits(high, low, radius, sign, decided)))
     return wide[0], wide[1]
+
+
+def settle_narrow(
+    centre: np.ndarray, radius: np.ndarray, sign: np.ndarray, fmt: FloatFormat, tilt: np.ndarray | None = None
+) -> Settled:
+    """One quantity of float64 balls into a narrow format, as :func:`settle` takes it."""
+    rounded, decided = decide(centre, radius, sign, fmt, tilt)
+    decided &= _proves_a_digit(centre, radius, sign)
+    return Settled(rounded, decided, proven_digits(centre, radius, sign, DIGIT_CAP, decided))
 
 
 def _proves_a_digit(centre: np.ndarray, radius: np.ndarray, sign: np.ndarray) -> np.ndarray:
