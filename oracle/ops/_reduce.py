@@ -79,6 +79,12 @@ def smooth(y: Interval, smoothing: float, classes: int) -> Interval:
     return y * (ONE - ls) + ls / classes
 
 
+def smoothed(y: Fraction, smoothing: float, classes: int) -> Fraction:
+    """:func:`smooth` on an exact label, as a rational (for linear forms)."""
+    ls = Fraction(smoothing)
+    return y * (1 - ls) + ls / classes
+
+
 def cotangent_for(inputs: Mapping[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
     cotangent = inputs.get("cotangent")
     if cotangent is None:

@@ -139,8 +139,7 @@ def _form(y: float, p: float, smoothing: float, from_logits: bool) -> _reduce.Li
     -z log p - (1 - z) log(1 - p), with z the smoothed label, exactly. None at limits and NaN."""
     if not (math.isfinite(y) and math.isfinite(p)):
         return None
-    ls = Fraction(smoothing)
-    z = Fraction(y) * (1 - ls) + ls / 2
+    z = _reduce.smoothed(Fraction(y), smoothing, 2)
     if from_logits:
         x = Fraction(p)
         rational = max(x, Fraction(0)) - x * z

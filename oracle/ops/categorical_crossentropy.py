@@ -126,9 +126,9 @@ def _form(
     -sum_k v_k log p_k. None where an input is not finite or a log's argument is 0."""
     if not all(w.exact for w in weights) or not all(math.isfinite(x) for x in row):
         return None
-    ls, classes = Fraction(smoothing), len(row)
+    classes = len(row)
     v = [
-        _reduce.exact_fraction(w) * (_reduce.exact_fraction(y) * (1 - ls) + ls / classes)
+        _reduce.exact_fraction(w) * _reduce.smoothed(_reduce.exact_fraction(y), smoothing, classes)
         for w, y in zip(weights, label)
     ]
     if not logits:
