@@ -3,6 +3,7 @@
 import gate_jax_losses
 
 from conformance import check_loss
+from conformance.gate.execute import Selection
 
 
 def test_a_correct_jax_softplus_passes_on_a_cpu_that_flushes_subnormals():
@@ -14,3 +15,24 @@ def test_a_correct_jax_softplus_passes_on_a_cpu_that_flushes_subnormals():
     assert flushed and flushed[0]["actual"] == [0.0]
     assert flushed[0]["message"].startswith("platform: ")
     assert "platform" in result.describe().splitlines()[-1]
+
+
+def test_a_mean_of_tensorflows_own_loss_is_judged_by_its_per_sample_native():
+    """tf.nn.sigmoid_cross_entropy_with_logits returns one loss per sample, so it cannot run the
+    user's mean; run per sample on the same input, it shows the flush all the same."""
+    from examples.tensorflow_losses import stable_bce_with_logits
+
+    selected = Selection(select=("bce/logits/x=-88.7,z=0", "bce/logits/soft/x=20,z=0.9"))
+    result = check_loss(
+        stable_bce_with_logits, op="binary_crossentropy", framework="tensorflow", from_logits=True, chosen=selected
+    )
+    by_result = {(r["case"], r["dtype"], r["quantity"]): r for r in result.records}
+    # softplus(-88.69999694824219) = 3.0066e-39 is a float32 subnormal (below 2^-126 = 1.1755e-38).
+    flushed = by_result[("bce/logits/x=-88.7,z=0", "float32", "value")]
+    assert flushed["explanation"]["kind"] == "platform" and flushed["actual"] == 0.0
+    # In bfloat16, x z = 20 x 0.8984375 = 17.96875 rounds to 18 and 20 - 18 = 2, where the loss is
+    # 2.03125 + softplus(-20): two bfloat16 ULPs (2^-6 each at 2) and no subnormal anywhere, so
+    # the flush explains nothing and the rounding is the loss's own.
+    rounded = by_result[("bce/logits/soft/x=20,z=0.9", "bfloat16", "value")]
+    assert rounded["verdict"] == "fail" and rounded["actual"] == 2.0
+    assert "intermediate results rounded to bfloat16" in rounded["diagnosis"]

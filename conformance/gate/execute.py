@@ -295,27 +295,22 @@ def _reconsider(raw: RawResult, record: ResultRecord, variants: tuple[str, ...],
         record["message"] = f"{accepted}; {record['message']}"
 
 
-def _natives_in_process(inner: Any, framework: str, raws: Sequence[RawResult]) -> platform.RunNatives:
+def _natives_in_process(inner: Any, framework: str) -> platform.RunNatives:
     """The framework's own implementations of the op, run in this process on the given cases."""
     described = [implementation.describe() for implementation in inner.implementations()]
     table = {implementation.name: implementation for implementation in inner.implementations()}
-    by_case = {(raw.case.id, raw.dtype): raw for raw in raws}
 
     def run_natives(natives: Sequence[case_files.Case]) -> list[RawResult]:
         results = []
         for case in natives:
             for dtype in case.dtypes:
-                if (case.id, dtype) not in by_case:
-                    continue
-                mine = by_case[(case.id, dtype)]
-                ndim = mine.inputs[case.definition.prediction].ndim
-                for assignment in assign(case.definition, mine.params, described, framework, dtype, ndim):
+                params, inputs = case.materialize(dtype)
+                ndim = inputs[case.definition.prediction].ndim
+                for assignment in assign(case.definition, params, described, framework, dtype, ndim):
                     if assignment.unsupported is not None:
                         continue
                     name = assignment.implementation["name"]
-                    raw = RawResult(
-                        case, dtype, framework, dict(assignment.implementation), Status.OK, mine.params, mine.inputs
-                    )
+                    raw = RawResult(case, dtype, framework, dict(assignment.implementation), Status.OK, params, inputs)
                     results.append(_run_in_process(inner, table[name], raw))
         return results
 
@@ -430,7 +425,7 @@ def check_loss(
                 by_id[case_id], dtype, f"custom[{framework}]", implementation.describe(), Status.OK, case_params, inputs
             )
             raws.append(_run_in_process(inner, implementation, raw))
-        natives = _natives_in_process(inner, framework, raws)
+        natives = _natives_in_process(inner, framework)
         return _judge(raws, Verdicts(answers, variants), [], framework, natives, found, accepted)
 
 

@@ -5,7 +5,8 @@ no JAX or TensorFlow code can avoid it. A failing result of the user's loss is `
 rather than ``fail`` when (1) a platform mechanism model of the registry in scope for the
 framework (``platform.*`` models, ``conformance/data/known_divergences/platform.yaml``)
 reproduces it, and (2) the framework's own native implementation of the op, run on the same
-input, shows that same mechanism (its result is explained by that entry). Both are checked per
+input, shows that same mechanism (its result is explained by that entry), under the user's
+reduction or, per sample, under none (the only one ``tf.nn``'s losses have). Both are checked per
 result: a platform that does not flush, or an input where the native result is exact, leaves
 the failure a failure.
 """
@@ -64,13 +65,16 @@ def apply(
         dtypes.setdefault(raw.case.id, set()).add(raw.dtype)
     by_id = {raw.case.id: raw.case for raw, _, _ in reproduced}
     cases = [replace(case, dtypes=tuple(d for d in case.dtypes if d in dtypes[key])) for key, case in by_id.items()]
+    per_sample = {variant.id: case.id for case in cases if (variant := _per_sample(case)) is not None}
+    cases += [variant for case in cases if (variant := _per_sample(case)) is not None]
     judge = Judge(answers, known=[replace(entry) for entry in candidates])
     shown: set[tuple[str, str, str, str]] = set()
     for native in run_natives(cases):
         for judged in judge.judge(native):
             explanation = judged.get("explanation")
             if judged["verdict"] == Verdict.XFAIL and explanation is not None:
-                shown.add((judged["case"], judged["dtype"], judged["quantity"], explanation["name"]))
+                case_id = per_sample.get(judged["case"], judged["case"])
+                shown.add((case_id, judged["dtype"], judged["quantity"], explanation["name"]))
     for raw, record, found in reproduced:
         entry = found.entry
         if (raw.case.id, raw.dtype, record["quantity"], entry.name) not in shown:
@@ -88,6 +92,19 @@ def apply(
             "distance_ulp": found.distance_ulp,
             "bound_ulp": entry.bound_ulp,
         }
+
+
+def _per_sample(case: Case) -> Case | None:
+    """The case under ``reduction: none`` (its own id), where it declares another reduction: a
+    framework whose own implementation returns one loss per sample
+    (``tf.nn.sigmoid_cross_entropy_with_logits``) shows a flushed element there, on the same
+    input, though it cannot run the user's mean."""
+    op = case.definition
+    if not any(param.name == "reduction" for param in op.params):
+        return None
+    if op.with_defaults(case.params).get("reduction") == "none":
+        return None
+    return replace(case, id=f"{case.id} (per sample)", params={**case.params, "reduction": "none"})
 
 
 def _actual(raw: RawResult, record: ResultRecord) -> np.ndarray:

@@ -58,7 +58,10 @@ def _as_platform_sees(context: ModelContext, dtype: str, flush: bool) -> tuple[d
 
 @model("platform.exact_under")
 def exact_under(context: ModelContext) -> list[Prediction] | None:
-    """The exact answer with the platform's flush and compute dtype; options ``flush``, ``compute``."""
+    """The exact answer with the platform's flush and compute dtype; options ``flush``, ``compute``.
+
+    A flush that changes no input and no result predicts nothing: the answer is then the ideal,
+    and a result near it is not explained by flushing (it would otherwise absorb any small error)."""
     if context.oracle is None:
         return None
     compute = str(context.options.get("compute") or context.dtype)
@@ -66,6 +69,7 @@ def exact_under(context: ModelContext) -> list[Prediction] | None:
     if compute == context.dtype and not flush:
         return None
     params, inputs = _as_platform_sees(context, compute, flush)
+    flushed_an_input = flush and not _same(inputs, _as_platform_sees(context, compute, False)[1])
     declared: tuple[str, ...] = tuple(context.options.get("semantics", ()))
     subsets = [c for size in range(len(declared) + 1) for c in itertools.combinations(declared, size)]
     predictions = []
@@ -76,6 +80,13 @@ def exact_under(context: ModelContext) -> list[Prediction] | None:
             return None
         value = np.asarray(getattr(answer, context.quantity), dtype=np.float64)
         if flush:
-            value = flush_subnormals(value, compute)
+            flushed = flush_subnormals(value, compute)
+            if compute == context.dtype and not flushed_an_input and np.array_equal(flushed, value, equal_nan=True):
+                continue  # nothing was flushed: this is the ideal answer, and flushing explains nothing
+            value = flushed
         predictions.append(Prediction(value, unit=compute))
-    return predictions
+    return predictions or None
+
+
+def _same(these: dict[str, np.ndarray], those: dict[str, np.ndarray]) -> bool:
+    return all(np.array_equal(np.asarray(these[name]), np.asarray(those[name]), equal_nan=True) for name in these)
