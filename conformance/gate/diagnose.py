@@ -19,6 +19,8 @@ from oracle.ops import OpDefinition, definition
 #: The oracle's value or gradient (as in the record's quantity) for other params, None where it has none.
 Elsewhere = Callable[[Mapping[str, Any]], np.ndarray | None]
 HALF = ("float16", "bfloat16")
+#: Relative error, in eps of a half-precision dtype, up to which a few rounded intermediates explain it.
+ROUNDED_INTERMEDIATES = 64
 
 
 def _floats(value: Any) -> np.ndarray:
@@ -47,23 +49,30 @@ def _close(actual: np.ndarray, other: np.ndarray | None, dtype: str) -> bool:
     return bool(np.allclose(actual, other, rtol=8 * FORMATS[dtype].eps, atol=0, equal_nan=True))
 
 
-def _misapplied(record: ResultRecord, op: OpDefinition, actual: np.ndarray, elsewhere: Elsewhere) -> str | None:
+def _misapplied(
+    record: ResultRecord, op: OpDefinition, actual: np.ndarray, expected: np.ndarray, elsewhere: Elsewhere
+) -> str | None:
     """The result is the exact loss under other params: one the user set is not applied, or the
-    reduction is another."""
+    reduction is another. Only params that change the exact answer here count: a mean of one
+    sample is also its sum and its ``none``, and matching those says nothing."""
     params = op.with_defaults(record["params"])
+    dtype = record["dtype"]
+
+    def instead(other: Mapping[str, Any]) -> bool:
+        answer = elsewhere(other)
+        return _close(actual, answer, dtype) and not _close(expected, answer, dtype)
+
     for param in op.params:
         if param.mode or param.name == "reduction" or not op.uses(record["params"], param.name):
             continue
-        if _close(actual, elsewhere({**params, param.name: param.default}), record["dtype"]):
+        if instead({**params, param.name: param.default}):
             return (
                 f"matches the loss without {param.name}: the loss does not apply its {param.name} "
                 "(or applies it where the op does not)"
             )
     if op.is_loss:
         for reduction in op.param("reduction").choices:
-            if reduction != params["reduction"] and _close(
-                actual, elsewhere({**params, "reduction": reduction}), record["dtype"]
-            ):
+            if reduction != params["reduction"] and instead({**params, "reduction": reduction}):
                 return f"matches reduction={reduction}, not the declared {params['reduction']}: wrong reduction"
     return None
 
@@ -109,7 +118,7 @@ def _diagnose(record: ResultRecord, elsewhere: Elsewhere | None) -> str:
             "(a custom autograd Function / custom_vjp must multiply by grad_output)"
         )
     if elsewhere is not None:
-        misapplied = _misapplied(record, op, actual, elsewhere)
+        misapplied = _misapplied(record, op, actual, expected, elsewhere)
         if misapplied is not None:
             return misapplied
     if dtype in HALF and _size(record["inputs"][op.prediction]) > 2 ** FORMATS[dtype].precision:
@@ -165,13 +174,20 @@ def _diagnose(record: ResultRecord, elsewhere: Elsewhere | None) -> str:
                 "a small result came back as exactly 0: an underflow (log(1 + x) with x below eps is 0: use "
                 "log1p; exp of a large negative number is 0: stay in log space)"
             )
-        if np.allclose(ratio, ratio[0], rtol=1e-3) and not math.isclose(ratio[0], 1.0, rel_tol=1e-3):
+        # A single element's ratio is always "constant": only a factor beyond rounding means a reduction.
+        beyond_rounding = max(1e-3, 16 * FORMATS[dtype].eps)
+        if np.allclose(ratio, ratio[0], rtol=1e-3) and not math.isclose(ratio[0], 1.0, rel_tol=beyond_rounding):
             return f"off by a constant factor {ratio[0]:.4g}: wrong reduction (sum vs mean, or the mean's denominator)"
         relative = np.abs(actual[finite] - expected[finite]) / np.abs(expected[finite])
         tiny = np.abs(expected[finite]) < 1e-3
         if np.any(tiny & (relative > 1e-3)):
             return "loss of relative accuracy for tiny losses: log(1 + small) or 1 - p cancels; use log1p / softplus"
         eps = FORMATS[dtype].eps
+        if dtype in HALF and np.max(relative) <= ROUNDED_INTERMEDIATES * eps:
+            return (
+                f"a few ULPs off in {dtype}: intermediate results rounded to {dtype} (a product or difference "
+                f"of the inputs computed in {dtype}); compute in float32 and round the result once"
+            )
         if np.max(relative) > 1e3 * eps:
             lost = int(np.log2(np.max(relative) / eps))
             return (
