@@ -293,6 +293,12 @@ def parser() -> argparse.ArgumentParser:
     gate_cli.arguments(gate_command)  # its options live with the gate (conformance/gate/command.py)
     gate_command.set_defaults(handler=gate_cli.handler)
 
+    standby_command = commands.add_parser(
+        "standby", help="list the gate's standby workers (see gate --standby); --stop ends them"
+    )
+    standby_command.add_argument("--stop", action="store_true", help="end them now")
+    standby_command.set_defaults(handler=_standby)
+
     schema_command = commands.add_parser("schema", help="the case-file JSON Schema, built from the ops' definitions")
     schema_command.add_argument("--write", action="store_true", help="refresh the copy for editors in the package")
     schema_command.set_defaults(handler=_schema)
@@ -315,6 +321,21 @@ def parser() -> argparse.ArgumentParser:
     for command in commands.choices.values():
         command.epilog, command.formatter_class = EPILOG, argparse.RawDescriptionHelpFormatter
     return top
+
+
+def _standby(args: argparse.Namespace) -> int:
+    from conformance.run import standby
+
+    if args.stop:
+        stopped = standby.stop_all()
+        print(f"stopped {len(stopped)} standby worker{'s' if len(stopped) != 1 else ''}")
+        return 0
+    waiting = standby.running()
+    for path, pid in waiting:
+        print(f"pid {pid}  {path}")
+    if not waiting:
+        print("no standby workers")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from conformance.run import standby
 from conformance.run.runner import DEFAULT_TIMEOUT
+from conformance.run.standby import MINUTES_VARIABLE
 from oracle.formats import DTYPES
 from oracle.ops import names as op_names
 
@@ -55,6 +57,13 @@ def arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--out", default="reports/gate", help="report folder (default reports/gate)")
     command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call")
+    command.add_argument(
+        "--standby",
+        type=float,
+        metavar="MINUTES",
+        help="keep the worker (framework imported, kernels compiled) that long for the next gate call of "
+        f"this framework; default ${MINUTES_VARIABLE}, else 0 (see README, 'Standby workers')",
+    )
 
 
 def handler(args: argparse.Namespace) -> int:
@@ -73,6 +82,10 @@ def handler(args: argparse.Namespace) -> int:
         Path(args.accept) if args.accept else None,
     )
     try:
+        standby_minutes = standby.minutes(args.standby)
+    except ValueError as problem:
+        raise UsageError(str(problem)) from None
+    try:
         result = gate.run(
             args.target,
             args.op,
@@ -83,6 +96,7 @@ def handler(args: argparse.Namespace) -> int:
             args.args,
             args.timeout,
             chosen=chosen,
+            standby_minutes=standby_minutes,
         )
     except GateUsageError as problem:
         raise UsageError(str(problem)) from None

@@ -43,6 +43,7 @@ from conformance.run.runner import (
     materialize_all,
     run_framework,
 )
+from conformance.run.standby import Standby
 from conformance.run.wire import Status
 from conformance.run.workers import WorkerFailure, started
 from oracle.formats import DTYPES
@@ -334,12 +335,14 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     paths: Sequence[Path] = (BUNDLED_CASES,),
     chosen: Selection = Selection(),
+    standby_minutes: float = 0.0,
 ) -> GateResult:
     """Gate ``module:callable`` in an isolated worker of ``framework`` (any installed adapter).
 
     The worker starts first, so the framework imports while this process loads the cases and
     their exact answers; the same worker then runs the framework's own implementations where the
-    platform verdict needs them: one import per gate call.
+    platform verdict needs them: one import per gate call. With ``standby_minutes``, the worker
+    waits that long for the next call, which takes it over (see :mod:`conformance.run.standby`).
     """
     params = dict(params or {})
     installed = adapter_specs()
@@ -358,7 +361,8 @@ def run(
     }
     pool = WorkerPool()
     try:
-        pool.launch(CUSTOM_SPEC, environment={ENVIRONMENT: json.dumps(description)})
+        kept = Standby(framework, standby_minutes * 60) if standby_minutes > 0 else None
+        pool.launch(CUSTOM_SPEC, environment={ENVIRONMENT: json.dumps(description)}, standby=kept)
         variants = reference_variants(reference)
         answers = OracleAnswers(oracle_cache())
         accepted = selection.load_accepted(chosen.accept) if chosen.accept else []

@@ -25,6 +25,7 @@ from .devices import DEFAULT_DEVICE
 from .journal import Journal, task_key
 from .plan import assign
 from .progress import Tracker
+from .standby import Standby
 from .wire import Status
 from .workers import Worker, WorkerFailure, run_tasks
 
@@ -102,11 +103,18 @@ class WorkerPool:
     def __init__(self) -> None:
         self.workers: dict[tuple[str, str], Worker] = {}
 
-    def launch(self, spec: str, environment: dict[str, str] | None = None, device: str = DEFAULT_DEVICE) -> None:
+    def launch(
+        self,
+        spec: str,
+        environment: dict[str, str] | None = None,
+        device: str = DEFAULT_DEVICE,
+        standby: Standby | None = None,
+    ) -> None:
         """Start ``spec``'s worker now without waiting for it: its import overlaps the caller's
-        own work (the gate loads its cases meanwhile); :meth:`acquire` then waits for it."""
+        own work (the gate loads its cases meanwhile); :meth:`acquire` then waits for it.
+        With ``standby``, one waiting from an earlier call is taken over (see :mod:`.standby`)."""
         if (spec, device) not in self.workers:
-            worker = Worker(spec, environment, device)
+            worker = Worker(spec, environment, device, standby)
             worker.launch()
             self.workers[(spec, device)] = worker
 
@@ -123,7 +131,7 @@ class WorkerPool:
 
     def close(self) -> None:
         for worker in self.workers.values():
-            worker.stop()
+            worker.close()
         self.workers.clear()
 
 

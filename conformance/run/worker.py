@@ -22,7 +22,9 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, TextIO
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any, TextIO
 
 from conformance.adapters import resolve
 from conformance.adapters.base import Adapter, declaration_problems
@@ -58,19 +60,25 @@ def _answer(adapter: Adapter, table: dict[str, Any], task: dict[str, Any]) -> di
 PARENT_POLL_SECONDS = 0.5
 
 
-def _die_with_parent() -> None:
-    """Kill this worker's process group once its parent has gone (it is re-parented)."""
+def _die_with_parent() -> threading.Event:
+    """Kill this worker's process group once its parent has gone (it is re-parented), unless
+    the returned event is set first: a worker going on standby outlives its parent by design."""
     parent = os.getppid()
+    detached = threading.Event()
 
     def watch() -> None:
         while os.getppid() == parent:
-            time.sleep(PARENT_POLL_SECONDS)
+            if detached.wait(PARENT_POLL_SECONDS):
+                return
+        if detached.is_set():
+            return
         # Only a group of our own: a worker started by hand shares its shell's group.
         if os.getpgrp() == os.getpid():
             os.killpg(os.getpgrp(), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+    return detached
 
 
 def _handshake(adapter: Adapter, table: dict[str, Any], natives: dict[str, Any], started: float) -> dict[str, Any]:
@@ -95,24 +103,19 @@ def _natives(adapter: Adapter) -> dict[str, Any]:
     return {implementation.name: implementation for implementation in offered()} if callable(offered) else {}
 
 
-def main(spec: str) -> int:
-    _die_with_parent()
-    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+def _load(spec: str) -> tuple[dict[str, Any], Adapter | None, dict[str, Any]]:
+    """(the handshake, the adapter, its implementations by name); the adapter is None, and the
+    handshake says why (``ready: false``), when it cannot serve."""
     started = time.perf_counter()
     try:
         adapter = resolve(spec)
         adapter.load()
     except DeviceUnavailable as error:
-        _send(channel, {"ready": False, "reason": f"not available on {devices.requested()}: {error}"})
-        return 0
+        return {"ready": False, "reason": f"not available on {devices.requested()}: {error}"}, None, {}
     except ImportError as error:
-        _send(channel, {"ready": False, "reason": f"not installed: {error}"})
-        return 0
+        return {"ready": False, "reason": f"not installed: {error}"}, None, {}
     except Exception as error:  # a bad adapter spec or a custom loss that cannot be loaded
-        _send(channel, {"ready": False, "reason": f"cannot load: {type(error).__name__}: {error}", "unloadable": True})
-        return 0
+        return _unloadable(f"cannot load: {type(error).__name__}: {error}")
     try:
         table = {implementation.name: implementation for implementation in adapter.implementations()}
         natives = {name: native for name, native in _natives(adapter).items() if name not in table}
@@ -120,18 +123,78 @@ def main(spec: str) -> int:
         handshake = _handshake(adapter, table, natives, started)
         table.update(natives)
     except Exception as error:  # an adapter whose declarations raise is as broken as one that cannot load
-        _send(channel, {"ready": False, "reason": f"cannot load: {type(error).__name__}: {error}", "unloadable": True})
-        return 0
+        return _unloadable(f"cannot load: {type(error).__name__}: {error}")
     if problems:
-        _send(channel, {"ready": False, "reason": "invalid adapter: " + "; ".join(problems), "unloadable": True})
-        return 0
-    _send(channel, handshake)
-    for line in sys.stdin:
+        return _unloadable("invalid adapter: " + "; ".join(problems))
+    return handshake, adapter, table
+
+
+def _unloadable(reason: str) -> tuple[dict[str, Any], None, dict[str, Any]]:
+    return {"ready": False, "reason": reason, "unloadable": True}, None, {}
+
+
+def _serve(adapter: Adapter, table: dict[str, Any], lines: Iterable[str | bytes], channel: TextIO) -> Any:
+    """Answer each task line; returns a ``standby`` request if the parent sends one, else None
+    when the lines end."""
+    for line in lines:
         task = json.loads(line)
+        if "standby" in task:
+            return task["standby"]
         started = time.perf_counter()
         answer = _answer(adapter, table, task)
         _send(channel, {"task": task["task"], "seconds": time.perf_counter() - started, **answer})
+    return None
+
+
+def main(spec: str) -> int:
+    detached = _die_with_parent()
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    handshake, adapter, table = _load(spec)
+    _send(channel, handshake)
+    if adapter is None:
+        return 0
+    request = _serve(adapter, table, sys.stdin, channel)
+    if request is not None:
+        _stand_by(spec, request, channel, detached)
     return 0
+
+
+def _stand_by(spec: str, request: dict[str, Any], channel: TextIO, detached: threading.Event) -> None:
+    """Wait on the standby's socket for the next gate call (see :mod:`.standby`), then serve it
+    with the user's modules imported afresh; exit after the idle time."""
+    from . import standby
+
+    place = standby.Place(Path(request["socket"]), Path(request["lock"]), Path(request["log"]))
+    server = standby.listen(place)
+    if server is None:  # another worker already waits there
+        _send(channel, {"standing_by": False})
+        return
+    detached.set()
+    log = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+    for descriptor in (1, 2):  # the parent's stderr file goes with the parent
+        os.dup2(log, descriptor)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    _send(channel, {"standing_by": True})
+    channel.close()
+
+    def take_over(lines: IO[bytes], calls: TextIO, call: dict[str, Any]) -> bool:
+        os.ftruncate(2, 0)  # the log holds this call's stderr only
+        standby.drop_user_modules()
+        os.environ.update(call["environment"])
+        handshake, adapter, table = _load(spec)
+        if adapter is None:  # perhaps only because it was loaded here before: a fresh worker says
+            _send(calls, {"ready": False, "retry_fresh": handshake.get("reason", "")})
+            return False
+        _send(calls, {**handshake, "standby": True})
+        return _serve(adapter, table, lines, calls) is None
+
+    try:
+        standby.wait(server, float(request["idle_seconds"]), take_over)
+    finally:
+        server.close()
+        place.socket.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -33,6 +34,7 @@ from conformance.corpus.limits import limits
 
 from . import devices
 from .devices import DEFAULT_DEVICE
+from .standby import Place, Standby, Taken, take
 
 #: One thread per worker: torch's two OpenMP threads make a 12 us call take 660 us here.
 SINGLE_THREADED = {
@@ -46,6 +48,13 @@ SINGLE_THREADED = {
     "PYTHONHASHSEED": "0",
 }
 STARTUP_TIMEOUT = 300.0
+#: How long a worker asked to go on standby has to bind its socket and say so.
+STANDBY_ANSWER_SECONDS = 10.0
+
+
+#: Workers this process started that went on standby: still our children, polled (so reaped once
+#: they end) and never collected while they run (a running Popen's collection is a ResourceWarning).
+_ON_STANDBY: list[subprocess.Popen[bytes]] = []
 
 
 class WorkerFailure(Exception):
@@ -57,11 +66,20 @@ class WorkerFailure(Exception):
 class Worker:
     """A running ``python -m conformance.run.worker SPEC``, on ``device`` (see :mod:`.devices`)."""
 
-    def __init__(self, spec: str, environment: dict[str, str] | None = None, device: str = DEFAULT_DEVICE) -> None:
+    def __init__(
+        self,
+        spec: str,
+        environment: dict[str, str] | None = None,
+        device: str = DEFAULT_DEVICE,
+        standby: Standby | None = None,
+    ) -> None:
         self.spec = spec
         self.environment = environment or {}
         self.device = devices.check(device)
-        self._process: subprocess.Popen[bytes] | None = None
+        #: Take over a worker on standby if one waits, and leave this one on standby at the end.
+        self.standby = standby
+        self._process: subprocess.Popen[bytes] | Taken | None = None
+        self._place: Place | None = None
         self._stderr: IO[bytes] | None = None
         self._buffer = b""
         self.handshake: dict[str, Any] = {}
@@ -72,10 +90,21 @@ class Worker:
         return self.await_handshake(timeout)
 
     def launch(self) -> None:
-        """Start the process and return at once: the framework imports while the caller works on."""
+        """Start the process and return at once: the framework imports while the caller works on.
+        With ``standby``, a worker waiting on standby is taken over instead, if there is one."""
+        _ON_STANDBY[:] = [process for process in _ON_STANDBY if process.poll() is None]  # reaps ended ones
         self.handshake = {}
+        self._buffer = b""
+        base = devices.worker_environment(self.device, {**os.environ, **SINGLE_THREADED})
+        if self.standby is not None:
+            self._place = Place.of(f"{self.spec}:{self.standby.name}", base)
+            self._process = take(self._place, {"environment": self.environment})
+            if self._process is not None:
+                return
+        self._start_fresh({**base, **self.environment})
+
+    def _start_fresh(self, environment: dict[str, str]) -> None:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in stop()
-        environment = {**devices.worker_environment(self.device, {**os.environ, **SINGLE_THREADED}), **self.environment}
         self._process = subprocess.Popen(
             [sys.executable, "-m", "conformance.run.worker", self.spec],
             stdin=subprocess.PIPE,
@@ -85,10 +114,20 @@ class Worker:
             cwd=Path.cwd(),
             start_new_session=True,
         )
-        self._buffer = b""
 
     def await_handshake(self, timeout: float = STARTUP_TIMEOUT) -> dict[str, Any]:
-        """The launched worker's handshake, waited for up to ``timeout``."""
+        """The launched worker's handshake, waited for up to ``timeout``. A standby that cannot
+        serve this call (gone, or unable to load the loss a second time) gives way to a fresh worker."""
+        if isinstance(self._process, Taken):
+            try:
+                self.handshake = self._receive(timeout)
+            except WorkerFailure:
+                self.handshake = {}
+            if self.handshake.get("ready"):
+                return self.handshake
+            self.stop()
+            base = devices.worker_environment(self.device, {**os.environ, **SINGLE_THREADED})
+            self._start_fresh({**base, **self.environment})
         self.handshake = self._receive(timeout)
         return self.handshake
 
@@ -104,7 +143,7 @@ class Worker:
         try:
             self._process.stdin.write(line)
             self._process.stdin.flush()
-        except BrokenPipeError:
+        except (BrokenPipeError, ConnectionResetError):  # a pipe's end, or a standby's socket
             raise self._died() from None
 
     def send_ahead(self, line: bytes) -> bool:
@@ -119,7 +158,7 @@ class Worker:
             return False
         try:
             os.write(process.stdin.fileno(), line)
-        except BrokenPipeError:
+        except (BrokenPipeError, ConnectionResetError):  # a pipe's end, or a standby's socket
             return False
         return True
 
@@ -143,7 +182,10 @@ class Worker:
             ready, _, _ = select.select([descriptor], [], [], remaining)
             if not ready:
                 continue
-            chunk = os.read(descriptor, 1 << 20)
+            try:
+                chunk = os.read(descriptor, 1 << 20)
+            except ConnectionResetError:  # a standby's socket closed under unread data
+                chunk = b""
             if not chunk:
                 raise self._died()
             # Only the new chunk is searched: rescanning the buffer made an 80 MB answer quadratic.
@@ -169,21 +211,72 @@ class Worker:
 
     def _died(self) -> WorkerFailure:
         assert self._process is not None
-        code = self._process.wait()
-        reason = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+        if isinstance(self._process, Taken):  # not our child: its exit status is not ours to read
+            reason = f"(on standby, pid {self._process.pid}) ended"
+        else:
+            code = self._process.wait()
+            reason = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
         tail = self._stderr_tail()
         self.stop()
         return WorkerFailure("crash", f"the worker {reason}" + (f"; its stderr ended with: {tail}" if tail else ""))
 
     def _stderr_tail(self, limit: int = 600) -> str:
-        if self._stderr is None:
-            return ""
-        self._stderr.seek(0, os.SEEK_END)
-        size = self._stderr.tell()
-        self._stderr.seek(max(0, size - limit))
-        return self._stderr.read().decode(errors="replace").strip().replace("\n", " | ")
+        if isinstance(self._process, Taken):
+            try:
+                with self._process.log.open("rb") as log:
+                    return _tail(log, limit)
+            except OSError:
+                return ""
+        return "" if self._stderr is None else _tail(self._stderr, limit)
+
+    def close(self) -> None:
+        """The caller is done: a worker asked to stay on standby does; any other is stopped."""
+        process = self._process
+        if isinstance(process, Taken):
+            process.release()
+            self._process = None
+        elif not (process is not None and self.standby is not None and self._hand_over()):
+            self.stop()
+
+    def _hand_over(self) -> bool:
+        """Ask the running worker to wait on standby; True once it does (it is then on its own)."""
+        process = self._process
+        assert self.standby is not None and isinstance(process, subprocess.Popen)
+        if not self.handshake.get("ready") or process.poll() is not None:
+            return False
+        place = self._place
+        assert place is not None
+        with open(place.lock, "ab") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # another call holds the standby there
+                return False
+            request = {"socket": str(place.socket), "lock": str(place.lock), "log": str(place.log)}
+            try:
+                self.send(encode_task({"standby": {**request, "idle_seconds": self.standby.idle_seconds}}))
+                answer = self._receive(STANDBY_ANSWER_SECONDS)
+            except WorkerFailure:
+                return False
+        if not answer.get("standing_by"):
+            return False
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        _ON_STANDBY.append(process)
+        self._process = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        return True
 
     def stop(self) -> None:
+        if isinstance(self._process, Taken):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)  # a standby leads its own group too
+            self._process.kill()
+            self._process.release()
+            self._process = None
         if self._process is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._process.pid, signal.SIGKILL)  # the worker and its children
@@ -198,6 +291,13 @@ class Worker:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+
+
+def _tail(stream: IO[bytes], limit: int) -> str:
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    stream.seek(max(0, size - limit))
+    return stream.read().decode(errors="replace").strip().replace("\n", " | ")
 
 
 @contextlib.contextmanager
