@@ -167,14 +167,22 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def take(place: Place, request: dict[str, Any]) -> Taken | None:
-    """The standby waiting at ``place``, sent ``request``; None when there is none to take (none
-    waits, another call holds it, or it is gone), and the caller starts a fresh worker."""
-    lock = open(place.lock, "ab")  # noqa: SIM115 - held for the whole call, closed in Taken.release
+def hold(place: Place) -> IO[bytes] | None:
+    """The place's lock, held until the returned file is closed; None while another call holds it."""
+    lock = open(place.lock, "ab")  # noqa: SIM115 - the caller closes it, which releases the flock
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         lock.close()
+        return None
+    return lock
+
+
+def take(place: Place, request: dict[str, Any]) -> Taken | None:
+    """The standby waiting at ``place``, sent ``request``; None when there is none to take (none
+    waits, another call holds it, or it is gone), and the caller starts a fresh worker."""
+    lock = hold(place)
+    if lock is None:
         return None
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

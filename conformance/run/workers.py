@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import fcntl
 import json
 import os
 import select
@@ -34,7 +33,7 @@ from conformance.corpus.limits import limits
 
 from . import devices
 from .devices import DEFAULT_DEVICE
-from .standby import Place, Standby, Taken, take
+from .standby import Place, Standby, Taken, hold, take
 
 #: One thread per worker: torch's two OpenMP threads make a 12 us call take 660 us here.
 SINGLE_THREADED = {
@@ -95,13 +94,17 @@ class Worker:
         _ON_STANDBY[:] = [process for process in _ON_STANDBY if process.poll() is None]  # reaps ended ones
         self.handshake = {}
         self._buffer = b""
-        base = devices.worker_environment(self.device, {**os.environ, **SINGLE_THREADED})
+        base = self._base_environment()
         if self.standby is not None:
             self._place = Place.of(f"{self.spec}:{self.standby.name}", base)
             self._process = take(self._place, {"environment": self.environment})
             if self._process is not None:
                 return
         self._start_fresh({**base, **self.environment})
+
+    def _base_environment(self) -> dict[str, str]:
+        """A worker's environment before this worker's own variables (which a standby is sent)."""
+        return devices.worker_environment(self.device, {**os.environ, **SINGLE_THREADED})
 
     def _start_fresh(self, environment: dict[str, str]) -> None:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in stop()
@@ -126,8 +129,7 @@ class Worker:
             if self.handshake.get("ready"):
                 return self.handshake
             self.stop()
-            base = devices.worker_environment(self.device, {**os.environ, **SINGLE_THREADED})
-            self._start_fresh({**base, **self.environment})
+            self._start_fresh({**self._base_environment(), **self.environment})
         self.handshake = self._receive(timeout)
         return self.handshake
 
@@ -246,11 +248,10 @@ class Worker:
             return False
         place = self._place
         assert place is not None
-        with open(place.lock, "ab") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:  # another call holds the standby there
-                return False
+        lock = hold(place)
+        if lock is None:  # another call holds the standby there
+            return False
+        with lock:
             request = {"socket": str(place.socket), "lock": str(place.lock), "log": str(place.log)}
             try:
                 self.send(encode_task({"standby": {**request, "idle_seconds": self.standby.idle_seconds}}))
