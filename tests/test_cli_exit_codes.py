@@ -14,6 +14,7 @@ import pytest
 from conformance import __version__, cli, exits
 from conformance.report import failures
 
+from case_snippets import expects_an_error
 from report_fixture import report, result
 
 TESTS = Path(__file__).resolve().parent
@@ -26,15 +27,7 @@ cases:
     inputs: {x: [0, -3, 13]}
     dtypes: [float32]
 """
-EXPECTS_ERROR = """
-  - id: exit/expects-an-error
-    description: a case that (wrongly, on purpose) expects softplus(1) to raise
-    provenance: test fixture
-    op: softplus
-    inputs: {x: [1]}
-    expect: error
-    dtypes: [float32]
-"""
+EXPECTS_ERROR = expects_an_error("exit/expects-an-error")
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@ import json
 import os
 from pathlib import Path
 
-CASES = """
+from case_snippets import expects_an_error
+
+CASES = (
+    """
 cases:
   - id: plugin/softplus
     description: correctly rounded by torch
@@ -19,14 +22,9 @@ cases:
     params: {from_logits: true, reduction: none}
     inputs: {y_true: [0], y_pred: [-30]}
     dtypes: [float32]
-  - id: plugin/expects-an-error
-    description: a case that (wrongly, on purpose) expects softplus(1) to raise
-    provenance: test fixture
-    op: softplus
-    inputs: {x: [1]}
-    expect: error
-    dtypes: [float32]
-"""
+""".rstrip("\n")
+    + expects_an_error("plugin/expects-an-error")
+)
 
 
 def run_on_torch(pytester, *args):
