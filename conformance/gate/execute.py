@@ -34,6 +34,7 @@ from conformance.judge.verdicts import Judge
 from conformance.pipeline import environment
 from conformance.report import plots
 from conformance.report.records import ReportDocument, ResultRecord, Verdict, build_report, summarize
+from conformance.run.devices import DEFAULT_DEVICE
 from conformance.run.plan import assign
 from conformance.run.runner import (
     DEFAULT_TIMEOUT,
@@ -45,7 +46,7 @@ from conformance.run.runner import (
 )
 from conformance.run.standby import Standby
 from conformance.run.wire import Status
-from conformance.run.workers import WorkerFailure, started
+from conformance.run.workers import Worker, WorkerFailure, started
 from oracle.formats import DTYPES
 
 from . import cases, conventions, platform, selection
@@ -360,8 +361,8 @@ def run(
         "mode": cases.modes(definition, params),
     }
     pool = WorkerPool()
+    kept = Standby(framework, standby_minutes * 60) if standby_minutes > 0 else None
     try:
-        kept = Standby(framework, standby_minutes * 60) if standby_minutes > 0 else None
         pool.launch(CUSTOM_SPEC, environment={ENVIRONMENT: json.dumps(description)}, standby=kept)
         variants = reference_variants(reference)
         answers = OracleAnswers(oracle_cache())
@@ -382,9 +383,20 @@ def run(
                 raw.framework = framework
             return ran
 
-        return _judge(raws, verdicts, [adapter], framework, run_natives, found, accepted)
+        result = _judge(raws, verdicts, [adapter], framework, run_natives, found, accepted)
+        worker = pool.workers.get((CUSTOM_SPEC, DEFAULT_DEVICE))
     finally:
         pool.close()
+    if kept is not None and worker is not None:
+        result.notes.append(_standby_note(worker, standby_minutes))
+    return result
+
+
+def _standby_note(worker: Worker, minutes: float) -> str:
+    taken = "taken over from standby" if worker.handshake.get("standby") else "started afresh"
+    if worker.on_standby:
+        return f"worker: {taken}; on standby for {minutes:g} min (`conformance standby --stop` ends it)"
+    return f"worker: {taken}; not on standby (another call's worker waits there, or it ended)"
 
 
 #: The worker of a user's loss: the adapter reads what to load from ``ENVIRONMENT``.

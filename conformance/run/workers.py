@@ -79,6 +79,8 @@ class Worker:
         self.standby = standby
         self._process: subprocess.Popen[bytes] | Taken | None = None
         self._place: Place | None = None
+        #: Whether :meth:`close` left the worker waiting on standby.
+        self.on_standby = False
         self._stderr: IO[bytes] | None = None
         self._buffer = b""
         self.handshake: dict[str, Any] = {}
@@ -265,6 +267,7 @@ class Worker:
                 with contextlib.suppress(OSError):
                     stream.close()
         _ON_STANDBY.append(process)
+        self.on_standby = True
         self._process = None
         if self._stderr is not None:
             self._stderr.close()
