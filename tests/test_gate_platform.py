@@ -1,9 +1,14 @@
 """The platform verdict: what XLA's CPU imposes on every JAX function is not the user's fault."""
 
 import gate_jax_losses
+import numpy as np
 
+import oracle
 from conformance import check_loss
 from conformance.gate.execute import Selection
+from conformance.judge.mechanisms import ModelContext
+from conformance.judge.mechanisms.platform import exact_under
+from oracle.ops import definition
 
 
 def test_a_correct_jax_softplus_passes_on_a_cpu_that_flushes_subnormals():
@@ -36,3 +41,25 @@ def test_a_mean_of_tensorflows_own_loss_is_judged_by_its_per_sample_native():
     rounded = by_result[("bce/logits/soft/x=20,z=0.9", "bfloat16", "value")]
     assert rounded["verdict"] == "fail" and rounded["actual"] == 2.0
     assert "intermediate results rounded to bfloat16" in rounded["diagnosis"]
+
+
+def flush_model(x: float) -> list | None:
+    """The flush model's predictions for softplus at one float32 input, from the real oracle."""
+    op = definition("softplus")
+
+    def exact(name, params, inputs, dtype, variants):
+        return oracle.evaluate(name, params, inputs, dtype, oracle.combine(variants))
+
+    inputs = {"x": np.array([x], dtype=np.float32).astype(np.float64)}
+    context = ModelContext(op, op.with_defaults({}), inputs, "float32", "value", {"flush": True}, exact)
+    return exact_under(context)
+
+
+def test_the_flush_model_predicts_only_where_flushing_changes_the_answer():
+    # softplus(-100) = log1p(e^-100) = 3.72e-44, below float32's least normal 2^-126 = 1.18e-38: flushed to 0.
+    (flushed,) = flush_model(-100.0)
+    assert flushed.value.tolist() == [0.0]
+    # softplus(1) = log(1 + e) = 1.3133: nothing to flush, so nothing is explained by flushing.
+    assert flush_model(1.0) is None
+    # softplus(2^-149) = log 2 + 2^-150 rounds to float32's log 2 whether the input is flushed or not.
+    assert flush_model(2.0**-149) is None

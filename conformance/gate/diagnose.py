@@ -20,7 +20,7 @@ from oracle.ops import OpDefinition, definition
 Elsewhere = Callable[[Mapping[str, Any]], np.ndarray | None]
 HALF = ("float16", "bfloat16")
 #: Relative error, in eps of a half-precision dtype, up to which a few rounded intermediates explain it.
-ROUNDED_INTERMEDIATES = 64
+ROUNDED_INTERMEDIATES = 8
 
 
 def _floats(value: Any) -> np.ndarray:
@@ -175,7 +175,7 @@ def _diagnose(record: ResultRecord, elsewhere: Elsewhere | None) -> str:
                 "log1p; exp of a large negative number is 0: stay in log space)"
             )
         # A single element's ratio is always "constant": only a factor beyond rounding means a reduction.
-        beyond_rounding = max(1e-3, 16 * FORMATS[dtype].eps)
+        beyond_rounding = max(1e-3, 4 * FORMATS[dtype].eps)
         if np.allclose(ratio, ratio[0], rtol=1e-3) and not math.isclose(ratio[0], 1.0, rel_tol=beyond_rounding):
             return f"off by a constant factor {ratio[0]:.4g}: wrong reduction (sum vs mean, or the mean's denominator)"
         relative = np.abs(actual[finite] - expected[finite]) / np.abs(expected[finite])

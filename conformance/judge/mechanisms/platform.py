@@ -60,8 +60,8 @@ def _as_platform_sees(context: ModelContext, dtype: str, flush: bool) -> tuple[d
 def exact_under(context: ModelContext) -> list[Prediction] | None:
     """The exact answer with the platform's flush and compute dtype; options ``flush``, ``compute``.
 
-    A flush that changes no input and no result predicts nothing: the answer is then the ideal,
-    and a result near it is not explained by flushing (it would otherwise absorb any small error)."""
+    A flush that leaves the answer as it is predicts nothing: the answer is then the ideal, and a
+    result near it is not explained by flushing (it would otherwise absorb any small error)."""
     if context.oracle is None:
         return None
     compute = str(context.options.get("compute") or context.dtype)
@@ -69,7 +69,7 @@ def exact_under(context: ModelContext) -> list[Prediction] | None:
     if compute == context.dtype and not flush:
         return None
     params, inputs = _as_platform_sees(context, compute, flush)
-    flushed_an_input = flush and not _same(inputs, _as_platform_sees(context, compute, False)[1])
+    as_computed = _as_platform_sees(context, compute, False) if flush and compute == context.dtype else None
     declared: tuple[str, ...] = tuple(context.options.get("semantics", ()))
     subsets = [c for size in range(len(declared) + 1) for c in itertools.combinations(declared, size)]
     predictions = []
@@ -80,13 +80,10 @@ def exact_under(context: ModelContext) -> list[Prediction] | None:
             return None
         value = np.asarray(getattr(answer, context.quantity), dtype=np.float64)
         if flush:
-            flushed = flush_subnormals(value, compute)
-            if compute == context.dtype and not flushed_an_input and np.array_equal(flushed, value, equal_nan=True):
-                continue  # nothing was flushed: this is the ideal answer, and flushing explains nothing
-            value = flushed
+            value = flush_subnormals(value, compute)
+        if as_computed is not None:
+            unflushed = context.oracle(context.op.name, *as_computed, compute, variants)
+            if np.array_equal(value, np.asarray(getattr(unflushed, context.quantity)), equal_nan=True):
+                continue  # flushing changes nothing here: the ideal answer, which explains nothing
         predictions.append(Prediction(value, unit=compute))
     return predictions or None
-
-
-def _same(these: dict[str, np.ndarray], those: dict[str, np.ndarray]) -> bool:
-    return all(np.array_equal(np.asarray(these[name]), np.asarray(those[name]), equal_nan=True) for name in these)
