@@ -5,12 +5,16 @@ STANDBY_LOG, which process imported them and which process ran them: a taken-ove
 the same process, importing the user's module afresh.
 """
 
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from conformance import cli
 from conformance.gate import execute as gate
 from conformance.gate.execute import Selection
 from conformance.run import standby
@@ -44,6 +48,11 @@ ONCE = LOSS.replace(
 ABORTING = LOSS.replace(
     "    linear = np.where(",
     "    if (logits == 30).all() and (y_true == 1).all():\n        os.abort()\n    linear = np.where(",
+)
+#: A loss that never returns once its file says so.
+LOOPING = LOSS.replace(
+    "    linear = np.where(",
+    "    while os.path.exists('loop'):\n        pass\n    linear = np.where(",
 )
 FEW = Selection(select=("bce/logits/x=30,*", "bce/logits/x=-30,*"))
 
@@ -106,6 +115,7 @@ def test_a_loss_that_cannot_be_imported_twice_gets_a_fresh_worker(workplace):
     assert first.ok and second.ok
     imports = [pid for what, pid in events(workplace) if what == "import"]
     assert len(imports) == 2 and imports[0] == waiting[1] != imports[1]
+    assert "the standby gave way: cannot load: RuntimeError: already registered" in second.notes[-1]
     # The standby that could not serve exited; the fresh worker waits in its place.
     assert [pid for _, pid in standby.running()] == [imports[1]]
 
@@ -141,3 +151,96 @@ def test_the_standby_folder_is_private(workplace):
     (waiting,) = standby.running()
     assert waiting[0].parent.stat().st_mode & 0o777 == 0o700
     assert waiting[0].stat().st_mode & 0o777 == 0o600
+
+
+def wait_until_ended(pid: int, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while standby.alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not standby.alive(pid)
+
+
+def test_an_interrupted_call_stops_the_worker_it_took_over(workplace, monkeypatch):
+    gate_once(LOSS, workplace)
+    (waiting,) = standby.running()
+
+    def interrupted(self, raw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gate.Verdicts, "add", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        gate_once(LOSS, workplace)
+    assert wait_until_ended(waiting[1]) and standby.running() == []
+
+
+def test_a_standby_whose_call_is_killed_mid_task_ends_too(workplace):
+    gate_once(LOSS, workplace)
+    (waiting,) = standby.running()
+    (workplace / "user_loss.py").write_text(LOOPING)
+    (workplace / "loop").touch()
+    command = [sys.executable, "-m", "conformance.cli", "gate", "user_loss:loss", "--op", "binary_crossentropy"]
+    command += ["--param", "from_logits=true", "--framework", "numpy", "--dtype", "float64", "--standby", "1"]
+    command += ["--select", "bce/logits/x=30,*", "--out", str(workplace / "out")]
+    calls_before = events(workplace).count(("call", waiting[1]))
+    call = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60  # the loss announces its call in the standby, then loops
+        while events(workplace).count(("call", waiting[1])) == calls_before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert events(workplace).count(("call", waiting[1])) > calls_before
+    finally:
+        call.send_signal(signal.SIGKILL)
+        call.wait()
+    assert wait_until_ended(waiting[1], seconds=15)
+
+
+def test_a_second_concurrent_call_starts_its_own_worker(workplace):
+    gate_once(LOSS, workplace)
+    (waiting,) = standby.running()
+    held = standby.hold(standby.Place(waiting[0], waiting[0].with_suffix(".lock"), waiting[0].with_suffix(".log")))
+    assert held is not None  # as a call using the standby holds it
+    with held:
+        second = gate_once(LOSS, workplace)
+    assert second.ok
+    assert second.notes[-1].startswith("worker: started afresh; not on standby (another call's worker waits there")
+    # Two processes ran the loss: the standby (first call) and the second call's own worker.
+    assert len({pid for _, pid in events(workplace)}) == 2 and standby.running() == [waiting]
+
+
+def test_a_folder_that_is_not_private_turns_standby_off_and_says_why(workplace):
+    folder = standby.folder()
+    folder.chmod(0o755)
+    result = gate_once(LOSS, workplace)
+    assert result.ok  # the call itself is unaffected
+    assert "standby is off: " in result.notes[-1] and "is not a private folder of this user" in result.notes[-1]
+    folder.chmod(0o700)
+    assert standby.running() == []
+
+
+def test_the_standby_command_lists_and_stops_them(workplace, capsys):
+    gate_once(LOSS, workplace)
+    (waiting,) = standby.running()
+    assert cli.main(["standby"]) == 0
+    assert f"pid {waiting[1]}  {waiting[0]}" in capsys.readouterr().out
+    assert cli.main(["standby", "--stop"]) == 0
+    assert capsys.readouterr().out.strip() == "stopped 1 standby worker"
+    assert wait_until_ended(waiting[1]) and standby.running() == []
+
+
+@pytest.mark.parametrize("minutes", [-1.0, float("inf"), float("nan"), 1441.0])
+def test_standby_minutes_are_between_none_and_a_day(minutes):
+    with pytest.raises(ValueError, match="standby minutes are between 0 and 1440"):
+        standby.minutes(minutes)
+
+
+def test_an_installed_file_that_changed_or_compiled_user_code_makes_a_standby_give_way(tmp_path):
+    installed = tmp_path / "site" / "package.py"
+    installed.parent.mkdir()
+    installed.write_text("x = 1\n")
+    status = installed.stat()
+    before = {str(installed): (status.st_size, status.st_mtime_ns)}
+    assert standby.stale(before, []) == ""
+    installed.write_text("x = 2  # reinstalled\n")
+    assert "changed since the last call" in standby.stale(before, [])
+    extension = tmp_path / "fast.cpython-311-x86_64-linux-gnu.so"
+    assert "compiled extension (fast.cpython-311-x86_64-linux-gnu.so)" in standby.stale({}, [extension])

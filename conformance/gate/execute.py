@@ -362,6 +362,7 @@ def run(
     }
     pool = WorkerPool()
     kept = Standby(framework, standby_minutes * 60) if standby_minutes > 0 else None
+    finished = False  # an exception or an interrupt stops the worker, standby or not
     try:
         pool.launch(CUSTOM_SPEC, environment={ENVIRONMENT: json.dumps(description)}, standby=kept)
         variants = reference_variants(reference)
@@ -385,15 +386,20 @@ def run(
 
         result = _judge(raws, verdicts, [adapter], framework, run_natives, found, accepted)
         worker = pool.workers.get((CUSTOM_SPEC, DEFAULT_DEVICE))
+        finished = True
     finally:
-        pool.close()
+        pool.close(finished)
     if kept is not None and worker is not None:
         result.notes.append(_standby_note(worker, standby_minutes))
     return result
 
 
 def _standby_note(worker: Worker, minutes: float) -> str:
+    if worker.standby_problem:
+        return f"worker: started afresh; standby is off: {worker.standby_problem}"
     taken = "taken over from standby" if worker.handshake.get("standby") else "started afresh"
+    if worker.gave_way:
+        taken += f" (the standby gave way: {worker.gave_way})"
     if worker.on_standby:
         return f"worker: {taken}; on standby for {minutes:g} min (`conformance standby --stop` ends it)"
     return f"worker: {taken}; not on standby (another call's worker waits there, or it ended)"

@@ -129,9 +129,10 @@ class WorkerPool:
                 raise
         return worker
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
+        """Stop the workers, or leave those asked to on standby where the caller ``finished``."""
         for worker in self.workers.values():
-            worker.close()
+            worker.close(finished)
         self.workers.clear()
 
 

@@ -30,36 +30,53 @@ import contextlib
 import fcntl
 import hashlib
 import importlib
+import importlib.machinery
 import json
 import os
+import select
 import signal
+import site
 import socket
+import stat
 import struct
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any, TextIO
 
 #: Environment variable: minutes a gate's worker stays on standby (0 or unset: it ends with the call).
 MINUTES_VARIABLE = "LOSS_CONFORMANCE_STANDBY"
-#: Variables a shell changes between two commands without changing what a worker computes.
-VOLATILE = frozenset({"_", "OLDPWD", "SHLVL", "PWD"})
+#: Variables a shell or a terminal changes between two commands without changing what a worker computes.
+VOLATILE = frozenset({"_", "OLDPWD", "SHLVL", "PWD", "COLUMNS", "LINES"})
 #: The packages of this suite: a standby's code, never dropped as the user's.
 OWN_PACKAGES = ("conformance", "oracle")
+#: The longest a standby may wait (a day), and how long a connection to one may take.
+MAX_MINUTES = 24 * 60.0
+CONNECT_SECONDS = 2.0
+BACKLOG = 8
+#: How often a serving standby looks at its call's socket, and how long a hung-up call has to end.
+POLL_MILLISECONDS = 500
+HANG_UP_GRACE_SECONDS = 2.0
 
 
 def minutes(option: float | None) -> float:
     """The standby time asked for: the option, else the environment variable, else 0 (off)."""
     if option is not None:
-        return max(0.0, option)
-    text = os.environ.get(MINUTES_VARIABLE, "").strip()
-    try:
-        return max(0.0, float(text)) if text else 0.0
-    except ValueError:
-        raise ValueError(f"{MINUTES_VARIABLE}={text!r} is not a number of minutes") from None
+        value, source = option, "--standby"
+    else:
+        text = os.environ.get(MINUTES_VARIABLE, "").strip()
+        try:
+            value, source = (float(text) if text else 0.0), f"{MINUTES_VARIABLE}={text!r}"
+        except ValueError:
+            raise ValueError(f"{MINUTES_VARIABLE}={text!r} is not a number of minutes") from None
+    if not 0 <= value <= MAX_MINUTES:
+        raise ValueError(f"{source}: standby minutes are between 0 and {MAX_MINUTES:g} (a day), not {value}")
+    return value
 
 
 #: A Unix socket's path holds at most 107 bytes; a standby's is its folder plus 30.
@@ -73,9 +90,9 @@ def folder() -> Path:
     name = f"loss-conformance-{os.getuid()}"
     path = next(Path(base) / name for base in bases if base and len(str(Path(base) / name)) <= LONGEST_FOLDER)
     path.mkdir(mode=0o700, exist_ok=True)
-    status = path.stat()
-    if status.st_uid != os.getuid() or status.st_mode & 0o077:
-        raise PermissionError(f"{path} is not a private folder of this user; standby workers are off")
+    status = path.lstat()  # not a link's target: a link there is someone else's doing
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.getuid() or status.st_mode & 0o077:
+        raise PermissionError(f"{path} is not a private folder of this user")
     return path
 
 
@@ -185,11 +202,15 @@ def take(place: Place, request: dict[str, Any]) -> Taken | None:
     if lock is None:
         return None
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.settimeout(CONNECT_SECONDS)
     try:
         connection.connect(str(place.socket))
-        pid = _peer(connection)[0]
+        pid, uid = _peer(connection)
+        if uid != os.getuid():
+            raise PermissionError(f"{place.socket} is served by another user's process")
         connection.sendall((json.dumps(request) + "\n").encode())
-    except OSError:  # no socket, or a stale one whose worker died: it is replaced at the call's end
+        connection.settimeout(None)
+    except OSError:  # no socket, a stale one whose worker died, or not ours: a fresh worker it is
         connection.close()
         lock.close()
         return None
@@ -211,54 +232,115 @@ def listen(place: Place) -> socket.socket | None:
         server.bind(str(place.socket))
     except OSError:
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(CONNECT_SECONDS)
         try:
             probe.connect(str(place.socket))
-        except OSError:  # a socket file left by a worker that was killed
+        except ConnectionRefusedError:  # a socket file left by a worker that was killed
             place.socket.unlink(missing_ok=True)
             server.bind(str(place.socket))
-        else:
-            probe.close()
+        except OSError:  # busy or unreachable: leave it be
             server.close()
             return None
+        else:
+            server.close()
+            return None
+        finally:
+            probe.close()
     os.chmod(place.socket, 0o600)
-    server.listen(1)
+    server.listen(BACKLOG)
     return server
 
 
 def _installed_roots() -> tuple[str, ...]:
+    """The folders of the standard library and of installed packages (the user's site too), not
+    the prefixes above them: a project under /usr/src is the user's code."""
     paths = sysconfig.get_paths()
     roots = {paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib") if name in paths}
-    roots |= {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    roots |= {*site.getsitepackages(), site.getusersitepackages()}
     return tuple(str(Path(root).resolve()) + os.sep for root in roots)
 
 
-def drop_user_modules() -> list[str]:
+#: The worker's own entry module, never the user's.
+NEVER_DROPPED = frozenset({"__main__", "__mp_main__"})
+
+
+def _files(modules: dict[str, ModuleType]) -> Iterator[tuple[str, Path]]:
+    for name, module in list(modules.items()):
+        location = getattr(module, "__file__", None)
+        if location and name not in NEVER_DROPPED and name.split(".")[0] not in OWN_PACKAGES:
+            yield name, Path(location).resolve()
+
+
+def installed_files() -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every installed module file this process has imported: a reinstall or
+    an upgrade between two calls changes one, and the standby then gives way to a fresh worker."""
+    installed = _installed_roots()
+    found = {}
+    for _, path in _files(sys.modules):
+        if str(path).startswith(installed):
+            with contextlib.suppress(OSError):
+                status = path.stat()
+                found[str(path)] = (status.st_size, status.st_mtime_ns)
+    return found
+
+
+def drop_user_modules() -> list[Path]:
     """Forget the modules of the user's own code (not installed, not this suite's), so the next
-    call imports its loss, and what that imports, afresh. Returns their names."""
+    call imports its loss, and what that imports, afresh. Returns their files."""
     importlib.invalidate_caches()  # a module file created since the last call is found
     installed = _installed_roots()
     dropped = []
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] in OWN_PACKAGES:
-            continue
-        location = getattr(module, "__file__", None)
-        if not location:
-            continue
-        if not str(Path(location).resolve()).startswith(installed):
+    for name, path in _files(sys.modules):
+        if not str(path).startswith(installed):
             del sys.modules[name]
-            dropped.append(name)
+            dropped.append(path)
     return dropped
 
 
-def wait(
-    server: socket.socket,
-    idle_seconds: float,
-    take_over: Callable[[IO[bytes], TextIO, dict[str, Any]], bool],
-) -> None:
+def stale(installed: dict[str, tuple[int, int]], dropped: list[Path]) -> str:
+    """Why this process cannot serve the next call as a fresh one would, or ""."""
+    compiled = [path for path in dropped if path.name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
+    if compiled:
+        return f"your code includes a compiled extension ({compiled[0].name}), which no process imports twice"
+    for path, before in installed.items():
+        try:
+            status = os.stat(path)
+        except OSError:
+            return f"{path} is gone since the last call (a package was reinstalled)"
+        if (status.st_size, status.st_mtime_ns) != before:
+            return f"{path} changed since the last call (a package was reinstalled)"
+    return ""
+
+
+@contextlib.contextmanager
+def ended_with(lines: IO[bytes]) -> Iterator[None]:
+    """Kill this process (its group) if the call at the other end of ``lines`` hangs up while the
+    block still runs: a call killed or interrupted in the middle of a task (a loss that loops,
+    say) leaves no standby spinning, and the next call gets a fresh worker."""
+    done = threading.Event()
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(lines.fileno(), select.POLLRDHUP | select.POLLHUP)
+        while not done.is_set():
+            if poller.poll(POLL_MILLISECONDS) and not done.wait(HANG_UP_GRACE_SECONDS):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(os.getpgrp(), signal.SIGKILL)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    watcher = threading.Thread(target=watch, name="standby-call-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
+def wait(server: socket.socket, take_over: Callable[[IO[bytes], TextIO, dict[str, Any]], bool]) -> None:
     """The standby's loop: accept the next call of this user, hand its request, the rest of its
     lines and a channel back to ``take_over`` (which serves the call and says whether this
-    process may serve another), until ``idle_seconds`` pass with no call."""
-    server.settimeout(idle_seconds)
+    process may serve another), until the server's timeout passes with no call."""
     while True:
         try:
             connection, _ = server.accept()
@@ -284,11 +366,16 @@ def running() -> list[tuple[Path, int]]:
     found = []
     for path in sorted(folder().glob("*.sock")):
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(CONNECT_SECONDS)
         try:
             probe.connect(str(path))
-            found.append((path, _peer(probe)[0]))
-        except OSError:
+            pid, uid = _peer(probe)
+            if uid == os.getuid():
+                found.append((path, pid))
+        except ConnectionRefusedError:
             path.unlink(missing_ok=True)
+        except OSError:  # busy: its backlog is full
+            continue
         finally:
             probe.close()
     return found

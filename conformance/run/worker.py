@@ -171,30 +171,43 @@ def _stand_by(spec: str, request: dict[str, Any], channel: TextIO, detached: thr
     if server is None:  # another worker already waits there
         _send(channel, {"standing_by": False})
         return
+    server.settimeout(float(request["idle_seconds"]))
     detached.set()
     log = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
     for descriptor in (1, 2):  # the parent's stderr file goes with the parent
         os.dup2(log, descriptor)
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.close(log)
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(nothing, 0)
+    os.close(nothing)
     _send(channel, {"standing_by": True})
     channel.close()
+    installed = standby.installed_files()
 
     def take_over(lines: IO[bytes], calls: TextIO, call: dict[str, Any]) -> bool:
+        nonlocal installed
         os.ftruncate(2, 0)  # the log holds this call's stderr only
-        standby.drop_user_modules()
+        stale = standby.stale(installed, standby.drop_user_modules())
+        if stale:
+            _send(calls, {"ready": False, "retry_fresh": stale})
+            return False
         os.environ.update(call["environment"])
         handshake, adapter, table = _load(spec)
         if adapter is None:  # perhaps only because it was loaded here before: a fresh worker says
             _send(calls, {"ready": False, "retry_fresh": handshake.get("reason", "")})
             return False
         _send(calls, {**handshake, "standby": True})
-        return _serve(adapter, table, lines, calls) is None
+        with standby.ended_with(lines):  # the call gone mid-task (killed, interrupted): so is this worker
+            served = _serve(adapter, table, lines, calls) is None
+        installed = standby.installed_files()
+        return served
 
     try:
-        standby.wait(server, float(request["idle_seconds"]), take_over)
+        standby.wait(server, take_over)
     finally:
         server.close()
         place.socket.unlink(missing_ok=True)
+        place.log.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -79,8 +79,11 @@ class Worker:
         self.standby = standby
         self._process: subprocess.Popen[bytes] | Taken | None = None
         self._place: Place | None = None
-        #: Whether :meth:`close` left the worker waiting on standby.
+        #: Whether :meth:`close` left the worker waiting on standby, or why standby is off.
         self.on_standby = False
+        self.standby_problem = ""
+        #: Why a standby taken over gave way to a fresh worker (it could not serve this call as one).
+        self.gave_way = ""
         self._stderr: IO[bytes] | None = None
         self._buffer = b""
         self.handshake: dict[str, Any] = {}
@@ -97,8 +100,12 @@ class Worker:
         self.handshake = {}
         self._buffer = b""
         base = self._base_environment()
-        if self.standby is not None:
-            self._place = Place.of(f"{self.spec}:{self.standby.name}", base)
+        if self.standby is not None and self._place is None and not self.standby_problem:
+            try:
+                self._place = Place.of(f"{self.spec}:{self.standby.name}", base)
+            except OSError as problem:  # no private folder for the sockets: no standby, said so
+                self.standby_problem = str(problem)
+        if self._place is not None:
             self._process = take(self._place, {"environment": self.environment})
             if self._process is not None:
                 return
@@ -130,6 +137,7 @@ class Worker:
                 self.handshake = {}
             if self.handshake.get("ready"):
                 return self.handshake
+            self.gave_way = str(self.handshake.get("retry_fresh") or "it did not answer")
             self.stop()
             self._start_fresh({**self._base_environment(), **self.environment})
         self.handshake = self._receive(timeout)
@@ -233,23 +241,22 @@ class Worker:
                 return ""
         return "" if self._stderr is None else _tail(self._stderr, limit)
 
-    def close(self) -> None:
-        """The caller is done: a worker asked to stay on standby does; any other is stopped."""
+    def close(self, finished: bool = True) -> None:
+        """The caller is done: a worker asked to stay on standby does, if the call ``finished``
+        (an interrupted call may have left it inside a task); any other is stopped."""
         process = self._process
-        if isinstance(process, Taken):
+        if isinstance(process, Taken) and finished:
             process.release()
             self._process = None
-        elif not (process is not None and self.standby is not None and self._hand_over()):
+        elif not (finished and isinstance(process, subprocess.Popen) and self._place is not None and self._hand_over()):
             self.stop()
 
     def _hand_over(self) -> bool:
         """Ask the running worker to wait on standby; True once it does (it is then on its own)."""
-        process = self._process
-        assert self.standby is not None and isinstance(process, subprocess.Popen)
+        process, place = self._process, self._place
+        assert self.standby is not None and isinstance(process, subprocess.Popen) and place is not None
         if not self.handshake.get("ready") or process.poll() is not None:
             return False
-        place = self._place
-        assert place is not None
         lock = hold(place)
         if lock is None:  # another call holds the standby there
             return False
