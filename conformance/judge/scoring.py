@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -178,14 +179,30 @@ def within_arrays(
     abs_unit: float,
 ) -> np.ndarray:
     """Which elements pass: a passing outcome, or a finite-valued one within any bound."""
-    finite_valued = np.isin(outcome, FINITE_OUTCOMES)
+    finite_valued = _among(outcome, FINITE_OUTCOMES)
     close = (
         (ulp <= bounds.get("ulp", -1))
         | (rel <= bounds.get("rel", -1))
         | (error <= bounds.get("abs", -1))
         | (error <= bounds.get("abs_eps", -1) * abs_unit)
     )
-    return np.isin(outcome, PASSING_OUTCOMES) | (finite_valued & close)
+    return _among(outcome, PASSING_OUTCOMES) | (finite_valued & close)
+
+
+def _among(outcome: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """``np.isin(outcome, names)`` by set lookups: isin sorts its object arrays, a few times per
+    record, and that was a tenth of a gate call's judging."""
+    wanted = frozenset(names)
+    return np.fromiter((name in wanted for name in outcome.ravel().tolist()), dtype=bool, count=outcome.size).reshape(
+        outcome.shape
+    )
+
+
+def _counts(outcome: np.ndarray) -> dict[str, int]:
+    """How many elements have each outcome, by name (``np.unique``'s order, without its sort of
+    an object array)."""
+    counts = Counter(outcome.ravel().tolist())
+    return {str(name): counts[name] for name in sorted(counts)}
 
 
 def within(element: Element, bounds: Mapping[str, float], abs_unit: float) -> bool:
@@ -238,14 +255,12 @@ def score(
             np.array([getattr(e, name) for e in elements], dtype=np.float64) for name in ("ulp", "abs", "rel")
         )
     passed = within_arrays(outcome, ulp, error, rel, bounds, eps_scale)
-    names, counts = np.unique(outcome.astype(str), return_counts=True)
-    failing_names, failing_counts = np.unique(outcome[~passed].astype(str), return_counts=True)
     return Score(
         bool(passed.all()),
         passed,
         float(ulp.max(initial=0.0)),
         float(error.max(initial=0.0)),
         float(rel.max(initial=0.0)),
-        {str(n): int(c) for n, c in zip(names, counts)},
-        failing={str(n): int(c) for n, c in zip(failing_names, failing_counts)},
+        _counts(outcome),
+        failing=_counts(outcome[~passed]),
     )
