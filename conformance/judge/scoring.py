@@ -36,6 +36,7 @@ PASSING_OUTCOMES = ("match", "nan")
 #: within half an ulp (a bit-identical float64 result counts 0 ulp).
 LARGE = 1000
 FINITE_OUTCOMES = ("finite", "signed_zero", "flushed_subnormal")
+OUTCOMES = (*PASSING_OUTCOMES, *FINITE_OUTCOMES, "unexpected_nan", "missing_nan", "inf_mismatch")
 
 
 @dataclass(frozen=True)
@@ -219,13 +220,15 @@ def _among(outcome: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
 
 
 def _counts(outcome: np.ndarray) -> dict[str, int]:
-    """How many elements have each outcome, by name (``np.unique``'s order, without its sort of
-    an object array)."""
-    if outcome.dtype != object:
-        names, totals = np.unique(outcome, return_counts=True)  # compare_large's: vectorised, and large
-        return {str(name): int(total) for name, total in zip(names, totals)}
-    counts = Counter(outcome.ravel().tolist())
-    return {str(name): counts[name] for name in sorted(counts)}
+    """How many elements have each outcome, by name in sorted order (as ``np.unique`` gave them,
+    without its sort of the strings: 25 ms for one array of the 100,000-element sweeps)."""
+    if outcome.dtype == object:
+        counts = Counter(outcome.ravel().tolist())
+    else:  # compare_large's unicode array: one vectorised comparison per outcome it can hold
+        counts = Counter({name: int(np.count_nonzero(outcome == name)) for name in OUTCOMES})
+        if counts.total() != outcome.size:
+            counts = Counter(outcome.ravel().tolist())
+    return {str(name): counts[name] for name in sorted(counts) if counts[name]}
 
 
 def within(element: Element, bounds: Mapping[str, float], abs_unit: float) -> bool:
