@@ -5,8 +5,9 @@
 Runs the CLI as a user would (a fresh process) on the examples' careful losses: once with an
 empty oracle cache (cold), then warm. The gate keeps one worker for every case and dtype, so a
 warm call is the framework's import plus the calls; the import alone is measured beside it
-(`python -c "import FRAMEWORK"`), and the ratio says what the gate adds. Targets for a warm call
-on this machine: under 3 s for torch and JAX, under 4 s for TensorFlow.
+(`python -c "import FRAMEWORK"`), and the ratio says what the gate adds. The CPU time of the
+`conformance` process itself (its worker apart) is measured on two more warm calls. Targets for
+a warm call on this machine: under 3 s for torch and JAX, under 4 s for TensorFlow.
 """
 
 from __future__ import annotations
@@ -51,6 +52,27 @@ GATES = {
 TARGETS = {"torch": 3.0, "jax": 3.0, "tensorflow": 4.0}
 
 
+#: The CLI run inside this snippet, which then prints the CPU time of its own process (all its
+#: threads), the worker that runs the framework being a child process apart: the gate's own share.
+OWN_CPU = """
+import resource, runpy, sys
+sys.argv = ["conformance", *sys.argv[1:]]
+try:
+    runpy.run_module("conformance.cli", run_name="__main__")
+finally:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    sys.stderr.write(f"\\nown-cpu {usage.ru_utime + usage.ru_stime}\\n")
+"""
+
+
+def own_cpu(arguments: list[str], cache: Path) -> float:
+    """The CPU seconds of the `conformance` process itself in one call (not its worker's)."""
+    environment = {**os.environ, "LOSS_CONFORMANCE_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-c", OWN_CPU, *arguments]
+    done = subprocess.run(command, cwd=ROOT, env=environment, check=False, capture_output=True, text=True)
+    return float(done.stderr.rsplit("own-cpu ", 1)[1])
+
+
 def timed(command: list[str], cache: Path) -> float:
     environment = {**os.environ, "LOSS_CONFORMANCE_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
@@ -69,11 +91,13 @@ def main(frameworks: list[str]) -> None:
             cold = timed(command, cache)
             warm = min(timed(command, cache) for _ in range(2))
             imported = min(timed([sys.executable, "-c", f"import {module}"], cache) for _ in range(2))
+            own = min(own_cpu(command[3:], cache) for _ in range(2))
         verdict = "ok" if warm < TARGETS[framework] else "over"
         print(
             f"  {framework:<10} cold {cold:6.2f} s   warm {warm:6.2f} s   import alone {imported:5.2f} s   "
             f"warm/import {warm / imported:4.1f}x   (target < {TARGETS[framework]:g} s: {verdict})"
         )
+        print(f"  {'':<10} the gate's own process, warm: {own:5.2f} s CPU (the rest is its worker's, or waiting)")
 
 
 if __name__ == "__main__":
