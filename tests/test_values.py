@@ -60,3 +60,16 @@ def test_remembered_values_keep_what_sets_them_apart_sign_kind_and_text():
     assert resolve(above, F32) == 1 + 2.0**-23
     assert resolve(tie, F32) == 1.0
     assert resolve(3, F16) == 3.0 and resolve("3", F16) == 3.0 and resolve(3.0, F16) == 3.0
+
+
+def test_a_remembered_literal_is_still_checked_against_the_limits_in_force(monkeypatch):
+    import dataclasses
+
+    from conformance.corpus import values
+    from conformance.corpus.limits import limits
+
+    text = "0.123456789"  # 11 characters
+    assert resolve(text, F32) == resolve(Literal(text), F32)
+    monkeypatch.setattr(values, "limits", lambda: dataclasses.replace(limits(), number_chars=10))
+    with pytest.raises(ValueSyntaxError, match="longer than the limit of 10"):
+        resolve(text, F32)

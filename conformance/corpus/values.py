@@ -28,7 +28,7 @@ from fractions import Fraction
 
 from oracle.formats import FloatFormat, next_toward, round_float, round_fraction
 
-from .limits import limits
+from .limits import Limits, limits
 from .source import Literal
 
 # Each part is matched by exactly one branch, so a failing match is linear in the text.
@@ -99,14 +99,16 @@ def resolve(value: object, fmt: FloatFormat | None) -> float:
         value = value.text  # resolved from its text alone, as a string is
     if type(value) is float:
         # -0.0 == 0.0 as a key: the sign keeps them apart.
-        return _remembered("float", value, math.copysign(1.0, value), fmt)
+        return _remembered("float", value, math.copysign(1.0, value), fmt, limits())
     if type(value) is int or type(value) is str:
-        return _remembered(type(value).__name__, value, 1.0, fmt)  # 1 == 1.0 as a key: the kind apart
+        return _remembered(type(value).__name__, value, 1.0, fmt, limits())  # 1 == 1.0 as keys: kinds apart
     return _resolve(value, fmt)
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _remembered(kind: str, value: Hashable, sign: float, fmt: FloatFormat) -> float:
+def _remembered(kind: str, value: Hashable, sign: float, fmt: FloatFormat, bounds: Limits) -> float:
+    """``bounds``: the limits a literal is checked against, part of the key so that an answer
+    (or an error, which is never remembered) follows them."""
     return _resolve(value, fmt)
 
 
