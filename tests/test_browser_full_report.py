@@ -12,7 +12,7 @@ import re
 import pytest
 from full_report_fixture import frameworks, full_report
 
-from conformance.report import browser, plots
+from conformance.report import browser
 from conformance.report import html as html_report
 from conformance.report.document import write_html
 
@@ -21,10 +21,7 @@ MB = 1_000_000
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    # The figures are not what is measured here, and drawing the corpus's sweeps takes a minute.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(plots, "available", lambda: False)
-        pages = html_report.render(full_report())
+    pages = html_report.render(full_report())
     out = tmp_path_factory.mktemp("full-report")
     write_html(pages, out)
     return out

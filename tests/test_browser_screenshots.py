@@ -8,8 +8,6 @@ from conformance.report import browser, screenshots
 
 from report_fixture import report, result
 
-pytest.importorskip("matplotlib")
-
 
 def sweep_report(tmp_path):
     rows = [

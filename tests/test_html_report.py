@@ -132,10 +132,9 @@ def test_op_pages_of_an_earlier_run_do_not_linger(tmp_path):
     assert sorted(p.name for p in (tmp_path / "report-ops").iterdir()) == ["softplus.html"]
 
 
-def test_without_matplotlib_an_op_page_says_how_to_get_its_figures(monkeypatch):
-    from conformance.report import plots
-
-    monkeypatch.setattr(plots, "available", lambda: False)
+def test_an_op_page_holds_each_sweeps_figure_inline():
     rows = [result(f"s/x={x}", "torch.softplus", "pass", sweep={"x": str(x)}, sweep_group="s/x={x}") for x in (1, 2, 3)]
     page = html_report.render(report(rows))["report-ops/softplus.html"]
-    assert "the figures of 1 sweep need matplotlib: pip install 'loss-conformance[report]'" in page
+    section = page[page.index("<section class=sweep") :]
+    assert section.index("<h3>s/x={x}</h3>") < section.index("<svg") < section.index("</svg>")
+    assert page.count("<svg") == 1

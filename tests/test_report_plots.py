@@ -4,14 +4,11 @@ decades, the swept parameter's name on the axis, one colour per implementation, 
 import math
 from pathlib import Path
 
-import pytest
-
 from conformance.corpus.cases import load_file
 from conformance.report import plots
+from conformance.report.plot_svg import render
 
 from report_fixture import result
-
-pytest.importorskip("matplotlib")
 
 ROOT = Path(__file__).resolve().parent.parent
 KERAS = "keras[tensorflow].losses.BinaryCrossentropy[probabilities]"
@@ -59,26 +56,23 @@ def test_the_seed001_figure_shows_keras_floor_on_a_log_axis_against_a():
     records = seed001_records()
     colours = plots.palette(r["implementation"] for r in records)
     fig = plots.draw(plots.series(records), colours)
-    value, error = fig.axes[0], fig.axes[1]
-    assert value.get_xlabel() == "a" and value.get_yscale() == "log"
+    value, error = fig.panels[0], fig.panels[1]
+    assert value.x_label == "a" and value.y.kind == "log"
     # log(1 + e^-30) = 9.36e-14 and the floor 1.09e-7 are both inside the value axis.
-    low, high = value.get_ylim()
+    low, high = value.y.limits
     assert low <= math.log1p(math.exp(-30)) and high >= SEED_FLOOR
     # ULP errors from 0.25 to 1e6 span decades: a log axis (symlog, as 0 must show too).
-    assert error.get_yscale() in ("log", "symlog")
-    keras_lines = [line for axis in fig.axes for line in axis.get_lines() if line.get_color() == colours[KERAS]]
+    assert error.y.kind in ("log", "symlog")
+    keras_lines = [line for panel in fig.panels for line in panel.lines if line.colour == colours[KERAS]]
     assert len(keras_lines) == 4  # value and error, float32 and float64: one colour throughout
 
 
-def test_the_legend_is_outside_every_panel():
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
+def test_the_legend_is_below_every_panel_and_its_labels():
     fig = plots.draw(plots.series(seed001_records()), plots.palette([KERAS, TORCH]))
-    FigureCanvasAgg(fig).draw()
-    (legend,) = fig.legends
-    box = legend.get_window_extent()
-    assert all(box.y1 <= axis.get_window_extent().y0 for axis in fig.axes)
-    assert [t.get_text() for t in legend.get_texts()] == [plots.EXACT, KERAS, TORCH]
+    # A panel's tick labels and axis label take 3.5 + 22 points below it (plot_svg's layout).
+    assert all(fig.legend_top >= panel.box[3] + 25.5 for panel in fig.panels)
+    assert fig.legend_top < fig.height
+    assert [name for name, _ in fig.legend] == [plots.EXACT, KERAS, TORCH]
 
 
 def test_each_implementation_keeps_its_colour_in_every_figure_given_the_same_palette():
@@ -100,8 +94,8 @@ def test_values_within_two_decades_keep_a_linear_axis():
         for x in (1, 2, 3, 4)
     ]
     fig = plots.draw(plots.series(rows), plots.palette(["torch.softplus"]))
-    assert fig.axes[0].get_xscale() == "linear" and fig.axes[0].get_yscale() == "linear"
-    assert fig.axes[0].get_xlabel() == "x"
+    assert fig.panels[0].x.kind == "linear" and fig.panels[0].y.kind == "linear"
+    assert fig.panels[0].x_label == "x"
 
 
 def test_the_svg_is_inline_ready_and_keeps_text_as_text():
@@ -119,6 +113,23 @@ def test_values_from_zero_through_subnormals_to_one_draw_without_overflow():
         for x, v in zip((-745, -744, -740, -460, 0), values, strict=True)
     ]
     fig = plots.draw(plots.series(rows), plots.palette(["torch.sigmoid"]))
-    assert fig.axes[0].get_yscale() == "symlog"
+    assert fig.panels[0].y.kind == "symlog"
     assert plots.linear_threshold(values) == 0.5 * 1e-200
-    plots.svg(fig)  # pytest turns a RuntimeWarning (overflow) into an error
+    low, high = fig.panels[0].y.limits
+    assert low < 0 < 0.5 < high and math.isfinite(low) and math.isfinite(high)
+    assert fig.panels[0].y.ticks[0].label == "0"  # no negative value: no negative decade
+    render(fig)
+
+
+def test_the_svg_draws_every_line_and_every_finite_point_and_names_nothing():
+    records = seed001_records()
+    fig = plots.draw(plots.series(records), plots.palette([KERAS, TORCH]))
+    text = render(fig)
+    lines = [line for panel in fig.panels for line in panel.lines]
+    assert text.count("<polyline") == len(lines)
+    assert text.count('stroke-dasharray="') == sum(line.exact for line in lines) + 1  # and the legend's
+    markers = sum(len(line.points) for line in lines if not line.exact)
+    assert text.count("<circle") == markers + 2  # the two implementations' legend entries
+    assert " id=" not in text  # several figures share one page
+    for panel in fig.panels:
+        assert all(f">{tick.label}</text>" in text for tick in panel.y.ticks)

@@ -3,8 +3,9 @@
 import math
 
 import numpy as np
+import pytest
 
-from conformance.judge.scoring import compare_element, score, tolerance, within
+from conformance.judge.scoring import LARGE, compare_element, score, tolerance, within
 from oracle.formats import FORMATS
 
 F32 = FORMATS["float32"]
@@ -95,3 +96,33 @@ def test_the_vectorised_path_for_large_arrays_agrees_with_the_elementwise_one():
     assert outcome.tolist() == [e.outcome for e in one_by_one]
     assert ulp.tolist() == [e.ulp for e in one_by_one]
     assert rel.tolist() == [e.rel for e in one_by_one]
+
+
+@pytest.mark.parametrize("copies", [1, 150], ids=["element-wise", "large-array path"])
+def test_a_score_counts_every_outcome_and_the_failing_ones_apart(copies):
+    # One element of each outcome, in float32, judged with a 1-ulp bound. By hand: 1.0 vs exact 1 is a
+    # match; 1 + 2^-23 vs exact 1 is 1 ulp off (within); 1 + 2^-21 is 4 ulp off (failing); +0 vs -0
+    # is a signed zero of no magnitude (within); 0 vs 2^-149 is a flushed subnormal 1 ulp off
+    # (within); NaN vs NaN is right; NaN vs 1, 1 vs NaN and inf vs 1 fail whatever the bound.
+    # 150 copies (1350 elements, over LARGE) take the vectorised path: every count times 150.
+    actual = np.array([1.0, 1 + 2.0**-23, 1 + 2.0**-21, 0.0, 0.0, math.nan, math.nan, 1.0, math.inf] * copies)
+    expected = np.array([1.0, 1.0, 1.0, -0.0, 2.0**-149, math.nan, 1.0, math.nan, 1.0] * copies)
+    exact = ("1", "1", "1", "-0", "1.4012984643248170709e-45", "nan", "1", "nan", "1") * copies
+    assert (actual.size > LARGE) == (copies > 1)
+    scored = score(actual, expected, exact, "float32", {"ulp": 1.0})
+    once = {
+        "finite": 2,
+        "flushed_subnormal": 1,
+        "inf_mismatch": 1,
+        "match": 1,
+        "missing_nan": 1,
+        "nan": 1,
+        "signed_zero": 1,
+        "unexpected_nan": 1,
+    }
+    assert scored.outcomes == {name: count * copies for name, count in once.items()}
+    assert list(scored.outcomes) == sorted(scored.outcomes)
+    failing = {"finite": 1, "inf_mismatch": 1, "missing_nan": 1, "unexpected_nan": 1}
+    assert scored.failing == {name: count * copies for name, count in failing.items()}
+    assert list(scored.failing) == sorted(scored.failing)
+    assert scored.mask.tolist() == [True, True, False, True, True, True, False, False, False] * copies

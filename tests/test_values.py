@@ -45,3 +45,31 @@ def test_non_finite_spellings():
 def test_anything_else_is_a_syntax_error(bad):
     with pytest.raises(ValueSyntaxError):
         check(bad)
+
+
+def test_remembered_values_keep_what_sets_them_apart_sign_kind_and_text():
+    """resolve remembers its answers; keys that compare equal must not share one."""
+    assert math.copysign(1.0, resolve(0.0, F32)) == 1.0
+    assert math.copysign(1.0, resolve(-0.0, F32)) == -1.0
+    # 1 + 2^-24 is the float32 midpoint between 1 and 1 + 2^-23: exactly, it rounds to even (1.0);
+    # 1e-30 above it, up. Both texts are the same float64 (the gap is under its half ulp, 1.1e-16),
+    # so Literals of the two compare equal and hash alike.
+    tie, above = Literal("1.000000059604644775390625"), Literal("1.000000059604644775390625000001")
+    assert tie == above
+    assert resolve(tie, F32) == 1.0
+    assert resolve(above, F32) == 1 + 2.0**-23
+    assert resolve(tie, F32) == 1.0
+    assert resolve(3, F16) == 3.0 and resolve("3", F16) == 3.0 and resolve(3.0, F16) == 3.0
+
+
+def test_a_remembered_literal_is_still_checked_against_the_limits_in_force(monkeypatch):
+    import dataclasses
+
+    from conformance.corpus import values
+    from conformance.corpus.limits import limits
+
+    text = "0.123456789"  # 11 characters
+    assert resolve(text, F32) == resolve(Literal(text), F32)
+    monkeypatch.setattr(values, "limits", lambda: dataclasses.replace(limits(), number_chars=10))
+    with pytest.raises(ValueSyntaxError, match="longer than the limit of 10"):
+        resolve(text, F32)

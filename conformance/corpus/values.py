@@ -20,14 +20,15 @@ literal's length and its exponent are checked before the exact rational is built
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from fractions import Fraction
 
 from oracle.formats import FloatFormat, next_toward, round_float, round_fraction
 
-from .limits import limits
+from .limits import Limits, limits
 from .source import Literal
 
 # Each part is matched by exactly one branch, so a failing match is linear in the text.
@@ -87,7 +88,31 @@ def check(value: object) -> None:
 
 
 def resolve(value: object, fmt: FloatFormat | None) -> float:
-    """The value of a literal in ``fmt``; with ``fmt=None``, only check the syntax."""
+    """The value of a literal in ``fmt``; with ``fmt=None``, only check the syntax.
+
+    A pure function of its arguments, remembered for plain numbers and strings: the gate
+    materialises a case's inputs to load it, to fit it to the user's params, to ask the oracle
+    and to run it, each time resolving the same literals."""
+    if fmt is None or isinstance(value, bool):
+        return _resolve(value, fmt)
+    if isinstance(value, Literal):
+        value = value.text  # resolved from its text alone, as a string is
+    if type(value) is float:
+        # -0.0 == 0.0 as a key: the sign keeps them apart.
+        return _remembered("float", value, math.copysign(1.0, value), fmt, limits())
+    if type(value) is int or type(value) is str:
+        return _remembered(type(value).__name__, value, 1.0, fmt, limits())  # 1 == 1.0 as keys: kinds apart
+    return _resolve(value, fmt)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _remembered(kind: str, value: Hashable, sign: float, fmt: FloatFormat, bounds: Limits) -> float:
+    """``bounds``: the limits a literal is checked against, part of the key so that an answer
+    (or an error, which is never remembered) follows them."""
+    return _resolve(value, fmt)
+
+
+def _resolve(value: object, fmt: FloatFormat | None) -> float:
     if isinstance(value, bool):
         raise ValueSyntaxError(f"{value!r} is a boolean, not a number")
     if isinstance(value, int):

@@ -32,7 +32,6 @@ from conformance.judge.answers import OracleAnswers, OracleFailure
 from conformance.judge.scoring import tolerance
 from conformance.judge.verdicts import Judge
 from conformance.pipeline import environment
-from conformance.report import plots
 from conformance.report.records import ReportDocument, ResultRecord, Verdict, build_report, summarize
 from conformance.run.devices import DEFAULT_DEVICE
 from conformance.run.plan import assign
@@ -370,7 +369,6 @@ def run(
         accepted = selection.load_accepted(chosen.accept) if chosen.accept else []
         found = select_cases(op, params, dtypes, paths, answers, chosen)
         selected = found.cases
-        plots.prepare_in_background()  # the report's figures, while the worker may still be importing
         verdicts = Verdicts(answers, variants)
         adapter, raws = run_framework(
             CUSTOM_SPEC, selected, materialize_all(selected), timeout, pool=pool, on_result=verdicts.add

@@ -191,12 +191,6 @@ def _sweeps(figures: list[plots.Series], colours: dict[str, str]) -> list[str]:
     for entry in figures:
         by_key[entry.key].append(entry)
     out = ["<h2>Sweeps</h2>"]
-    if not plots.available():
-        count = f"{len(by_key)} sweep{'s' if len(by_key) != 1 else ''}"
-        return [
-            *out,
-            f"<p class=muted>the figures of {count} need matplotlib: pip install 'loss-conformance[report]'</p>",
-        ]
     for key, entries in by_key.items():
         out.append(f'<section class=sweep id="{escape(anchor("sweep-" + key))}"><h3>{escape(key)}</h3>')
         out.append(plots.figure(entries, colours))

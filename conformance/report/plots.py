@@ -1,8 +1,10 @@
 """Figures of swept cases: each implementation's value and ULP error against the swept parameter.
 
-Drawn with matplotlib into inline SVG: a real plotting library gives ticks, log axes and
-legends that hand-drawn polylines lacked, and SVG keeps the page self-contained (no
-network, no JavaScript), sharp at any zoom, and its text searchable.
+:func:`draw` lays a figure out as plain data (panels, their scales and lines, a legend);
+:mod:`.plot_svg` writes it as inline SVG: the page stays self-contained (no network, no
+JavaScript), sharp at any zoom, and its text searchable. A plotting library drew these once,
+and its import and per-tick artists were most of a gate call's own time; what the figures
+need (log and symlog axes labelled at decades, lines with markers, a legend) is small.
 
 A *series* is the cases of one sweep, in one dtype. A case file declares a sweep with
 ``sweep:``; cases written out one by one form a series too when their ids follow the
@@ -16,17 +18,15 @@ value is black and dashed, and the legend sits outside the data.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import math
 import re
-import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import plot_scales
+from .plot_scales import linear_threshold
 from .records import DTYPE_ORDER, ResultRecord, Verdict
 
 #: Matplotlib's tab10, then ColorBrewer's Dark2 and two more: dark, saturated, told apart on white.
@@ -35,12 +35,6 @@ COLOURS = (
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#000080", "#800000", "#008080",
 )  # fmt: skip
 EXACT = "exact (oracle)"
-#: Values spanning more than this ratio get a log axis.
-DECADES = 100.0
-#: The most decades a symlog axis shows above its linear part.
-MAX_DECADES = 200
-#: The most labelled decades on a log axis.
-TICKS = 6
 _TRAILING_PARAMETER = re.compile(r"^(?P<stem>.*[/,])(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>[-+]?[0-9.eE+-]+)$")
 
 
@@ -52,24 +46,6 @@ class Series:
     parameter: str
     dtype: str
     points: list[tuple[float, ResultRecord]] = field(default_factory=list)
-
-
-def available() -> bool:
-    """Whether matplotlib is installed (it is the ``report`` extra, not a core dependency)."""
-    return importlib.util.find_spec("matplotlib") is not None
-
-
-def prepare_in_background() -> None:
-    """Import matplotlib's figure and SVG backend on a daemon thread (a third of a second), for a
-    caller about to wait on something else: the gate, while its worker imports the framework."""
-
-    def load() -> None:
-        with contextlib.suppress(ImportError):
-            import matplotlib.backends.backend_svg
-            import matplotlib.figure  # noqa: F401
-
-    if available():
-        threading.Thread(target=load, name="prepare-plots", daemon=True).start()
 
 
 def plotted_palette(records: Iterable[ResultRecord]) -> dict[str, str]:
@@ -153,112 +129,93 @@ def _lines(entry: Series, what: str) -> dict[str, list[tuple[float, float]]]:
     return lines
 
 
-def _spans_decades(values: Sequence[float]) -> bool:
-    positive = [abs(v) for v in values if v != 0]
-    return bool(positive) and max(positive) / min(positive) > DECADES
+@dataclass
+class Line:
+    """One implementation's points in one panel (the exact value's, dashed, when ``exact``)."""
+
+    name: str
+    colour: str
+    points: list[tuple[float, float]]
+
+    @property
+    def exact(self) -> bool:
+        return self.name == EXACT
 
 
-def linear_threshold(values: Sequence[float]) -> float:
-    """Where a symlog axis turns linear: at the smallest nonzero magnitude, but no more than
-    :data:`MAX_DECADES` below the largest (a symlog axis over subnormals to 1e308 overflows)."""
-    magnitudes = [abs(v) for v in values if v]
-    if not magnitudes:
-        return 1.0
-    return max(min(magnitudes), max(magnitudes) * 10.0**-MAX_DECADES)
+@dataclass
+class Panel:
+    """One Axes: a series' values or max ULP errors against its swept parameter."""
+
+    x_label: str
+    y_label: str
+    x: plot_scales.Scale
+    y: plot_scales.Scale
+    lines: list[Line]
+    #: (left, top, right, bottom) of the plotting area, in the figure's units (points, y down).
+    box: tuple[float, float, float, float]
 
 
-def _scale(axis: Any, values: Sequence[float], which: str, linear_below: float) -> None:
-    """Log where the values span decades: plain log when all are positive, else symlog."""
-    if not _spans_decades(values):
-        return
-    setter = axis.set_xscale if which == "x" else axis.set_yscale
-    if all(v > 0 for v in values):
-        setter("log")
-    else:
-        setter("symlog", linthresh=linear_below)
-    # Plain "1e-05" labels, six decades labelled at most, no minor ticks: matplotlib's default
-    # 10^x labels go through mathtext's parser, and every tick is a handful of artists; the
-    # two together cost seconds per report, most of a gate call.
-    from matplotlib.ticker import LogFormatter, LogLocator, NullLocator, SymmetricalLogLocator
+@dataclass
+class Figure:
+    """What :func:`draw` lays out and :mod:`.plot_svg` renders: rows of (value, ULP error) panels,
+    one per series, and a legend below them in two columns, the exact value first."""
 
-    scale = axis.xaxis if which == "x" else axis.yaxis
-    if scale.get_scale() == "log":
-        scale.set_major_locator(LogLocator(numticks=TICKS))
-    else:
-        scale.set_major_locator(SymmetricalLogLocator(linthresh=linear_below, base=10))
-    scale.set_major_formatter(LogFormatter(labelOnlyBase=True))
-    scale.set_minor_locator(NullLocator())
+    width: float
+    height: float
+    title: str
+    panels: list[Panel]
+    legend: list[tuple[str, str]]  # (name, colour)
+    legend_top: float
+
+
+#: Layout, in points (1/72 inch): the figure's width, a row's height with its labels.
+WIDTH, ROW = 684.0, 208.8
+#: Margins, in points: above the first row, below the last panel for its labels, a legend line.
+TOP, BELOW, LEGEND_LINE = 32.4, 30.0, 12.24
+#: The panels' share of the width, and the gaps between them as a fraction of a panel.
+LEFT, RIGHT, WIDTH_GAP, HEIGHT_GAP = 0.09, 0.98, 0.3, 0.35
 
 
 def figure(entries: Sequence[Series], colours: Mapping[str, str], title: str = "") -> str:
     """One SVG: a row per series (dtype), value on the left and ULP error on the right."""
-    return svg(draw(entries, colours, title))
+    from .plot_svg import render
+
+    return render(draw(entries, colours, title))
 
 
-def draw(entries: Sequence[Series], colours: Mapping[str, str], title: str = "") -> Any:
-    """The matplotlib Figure of :func:`figure` (tests read its axes)."""
-    from matplotlib.figure import Figure  # imported here: the rest of the report needs no matplotlib
-    from matplotlib.lines import Line2D
-
+def draw(entries: Sequence[Series], colours: Mapping[str, str], title: str = "") -> Figure:
+    """The :class:`Figure` of :func:`figure` (tests read its panels)."""
     rows = len(entries)
     names = {record["implementation"] for entry in entries for _, record in entry.points}
     legend_rows = (len(names) + 2) // 2  # two columns, the exact value included
-    # Fixed margins, in inches: a layout engine would measure every tick label and double the cost.
-    top, legend, height = 0.45, 0.25 + 0.17 * legend_rows, 2.9 * rows
-    total = top + height + legend + 0.35
-    fig = Figure(figsize=(9.5, total))
-    fig.subplots_adjust(
-        left=0.09, right=0.98, top=1 - top / total, bottom=(legend + 0.35) / total, wspace=0.3, hspace=0.35
-    )
-    axes = fig.subplots(rows, 2, squeeze=False)
+    legend = 18.0 + LEGEND_LINE * legend_rows
+    height = TOP + ROW * rows + legend + BELOW
+    panel_width = WIDTH * (RIGHT - LEFT) / (2 + WIDTH_GAP)
+    panel_height = ROW * rows / (rows + HEIGHT_GAP * (rows - 1)) if rows else 0.0
+    panels: list[Panel] = []
     used: dict[str, str] = {}
     for row, entry in enumerate(entries):
         for column, what in enumerate(("value", "ulp")):
-            axis = axes[row][column]
             lines = _lines(entry, what)
-            for name, points in sorted(lines.items(), key=lambda item: (item[0] == EXACT, item[0])):
-                points.sort()
-                exact = name == EXACT
-                axis.plot(
-                    [p[0] for p in points],
-                    [p[1] for p in points],
-                    color=colours.get(name, "#555555"),
-                    linestyle="--" if exact else "-",
-                    linewidth=1.6 if exact else 1.2,
-                    marker=None if exact else "o",
-                    markersize=3,
-                    zorder=3 if exact else 2,
-                )
-                used[name] = colours.get(name, "#555555")
+            drawn = [
+                Line(name, colours.get(name, "#555555"), sorted(points))
+                for name, points in sorted(lines.items(), key=lambda item: (item[0] == EXACT, item[0]))
+            ]
+            used.update((line.name, line.colour) for line in drawn)
             xs = [x for x, _ in entry.points]
             ys = [y for points in lines.values() for _, y in points]
-            _scale(axis, xs, "x", linear_below=1.0)
-            _scale(axis, ys, "y", linear_below=1.0 if what == "ulp" else linear_threshold(ys))
-            axis.set_xlabel(entry.parameter)
-            axis.set_ylabel(f"value ({entry.dtype})" if what == "value" else f"max ULP error ({entry.dtype})")
-            axis.grid(True, which="major", color="#dddddd", linewidth=0.6)
-            axis.tick_params(labelsize=8)
-            if not lines:
-                axis.text(0.5, 0.5, "no finite points", ha="center", va="center", transform=axis.transAxes)
-    handles = [
-        Line2D([], [], color=colour, linestyle="--" if name == EXACT else "-", marker=None if name == EXACT else "o")
-        for name, colour in sorted(used.items(), key=lambda item: (item[0] != EXACT, item[0]))
-    ]
-    labels = sorted(used, key=lambda name: (name != EXACT, name))
+            left = WIDTH * LEFT + column * panel_width * (1 + WIDTH_GAP)
+            top = TOP + row * panel_height * (1 + HEIGHT_GAP)
+            panels.append(
+                Panel(
+                    x_label=entry.parameter,
+                    y_label=f"value ({entry.dtype})" if what == "value" else f"max ULP error ({entry.dtype})",
+                    x=plot_scales.scale(xs, linear_below=1.0),
+                    y=plot_scales.scale(ys, 1.0 if what == "ulp" else linear_threshold(ys)),
+                    lines=drawn,
+                    box=(left, top, left + panel_width, top + panel_height),
+                )
+            )
+    keys = sorted(used, key=lambda name: (name != EXACT, name))
     # Below the panels, not beside them: implementation names are long and would squeeze the axes.
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=2, fontsize=8, frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return fig
-
-
-def svg(fig: Any) -> str:
-    """The figure as an ``<svg>`` element to put inline in a page."""
-    from matplotlib import rc_context
-
-    buffer = io.StringIO()
-    # Text stays text (smaller, searchable); a fixed hash salt and no date make the output reproducible.
-    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "loss-conformance"}):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    return Figure(WIDTH, height, title, panels, [(name, used[name]) for name in keys], height - legend)
