@@ -92,6 +92,8 @@ def test_the_next_call_takes_the_worker_over_and_imports_the_loss_afresh(workpla
     (waiting,) = standby.running()
     second = gate_once(LOSS, workplace)
     assert first.ok and second.ok
+    assert first.notes[-1].startswith("worker: started afresh; on standby for 1 min")
+    assert second.notes[-1].startswith("worker: taken over from standby; on standby for 1 min")
     imports = [pid for what, pid in events(workplace) if what == "import"]
     calls = {pid for what, pid in events(workplace) if what == "call"}
     # Two imports of the user's module, one per call, both in the worker now waiting again.

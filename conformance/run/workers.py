@@ -246,8 +246,9 @@ class Worker:
         (an interrupted call may have left it inside a task); any other is stopped."""
         process = self._process
         if isinstance(process, Taken) and finished:
-            process.release()
+            process.release()  # it goes back to waiting for the next call
             self._process = None
+            self.on_standby = True
         elif not (finished and isinstance(process, subprocess.Popen) and self._place is not None and self._hand_over()):
             self.stop()
 
