@@ -104,3 +104,16 @@ def bce_in_half_precision(y_true: torch.Tensor, logits: torch.Tensor) -> torch.T
     """softplus(x) - x z, every step rounded to the input's dtype: in bfloat16, x z for x = 20,
     z = 0.8984375 is 17.96875, which rounds to 18, and 20.000000002 - 18 = 2 where the loss is 2.03125."""
     return (torch.nn.functional.softplus(logits) - logits * y_true).mean()
+
+
+def squared_error_plainly(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """(p - t)^2 averaged: right until |p - t| passes sqrt(max), where the square overflows."""
+    return ((y_pred - y_true) ** 2).mean()
+
+
+def huber_dropping_nans(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """Huber (delta 1) per sample, NaN losses zeroed by nan_to_num before the mean: "NaN-safe",
+    so a NaN input comes back as a number and its gradient as 0."""
+    d = y_pred - y_true
+    losses = torch.where(d.abs() <= 1.0, 0.5 * d * d, d.abs() - 0.5)
+    return torch.nan_to_num(losses, nan=0.0).mean()

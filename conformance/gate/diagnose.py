@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,8 @@ Elsewhere = Callable[[Mapping[str, Any]], np.ndarray | None]
 HALF = ("float16", "bfloat16")
 #: Relative error, in eps of a half-precision dtype, up to which a few rounded intermediates explain it.
 ROUNDED_INTERMEDIATES = 8
+#: The largest numerator and denominator of a single element's factor called a wrong reduction.
+SIMPLE_DENOMINATOR = 16
 
 
 def _floats(value: Any) -> np.ndarray:
@@ -77,6 +80,15 @@ def _misapplied(
     return None
 
 
+def _simple_fraction(ratio: float, eps: float) -> bool:
+    """Whether a single element's ratio to the exact value is a count's kind of factor (N, 1/N,
+    N / sum(w): p/q with p, q <= 16), not any error: one element's ratio is always "constant"."""
+    if not math.isfinite(ratio) or ratio <= 0:
+        return False
+    near = Fraction(ratio).limit_denominator(SIMPLE_DENOMINATOR)
+    return near.numerator <= SIMPLE_DENOMINATOR and math.isclose(ratio, near, rel_tol=max(1e-4, 4 * eps))
+
+
 def _ignores_cotangent(record: ResultRecord, op: OpDefinition, actual: np.ndarray, expected: np.ndarray) -> bool:
     cotangent = _floats(record["inputs"].get("cotangent"))
     if record["quantity"] != "grad" or op.is_loss or cotangent.size == 0 or np.all(cotangent == 1):
@@ -101,6 +113,8 @@ def _diagnose(record: ResultRecord, elsewhere: Elsewhere | None) -> str:
     op = definition(record["op"])
     prediction = _floats(record["inputs"][op.prediction])
     logits = bool(op.with_defaults(record["params"]).get("from_logits", not op.is_loss))
+    # Only an op with a from_logits mode takes probabilities: squared error's 0 is no probability.
+    probabilities = any(param.name == "from_logits" for param in op.params) and not logits
     dtype, quantity = record["dtype"], record["quantity"]
     returned = record.get("returned_dtype")
     if (
@@ -131,7 +145,7 @@ def _diagnose(record: ResultRecord, elsewhere: Elsewhere | None) -> str:
     bad_nonfinite = finite_expected & ~np.isfinite(actual)
     wrong = ~np.isclose(actual, expected, rtol=1e-6, atol=0, equal_nan=True)
     hard = np.any((prediction == 0) | (prediction == 1))
-    if quantity == "grad" and not logits and hard and np.any(np.isnan(actual) & finite_expected):
+    if quantity == "grad" and probabilities and hard and np.any(np.isnan(actual) & finite_expected):
         return (
             "NaN gradient at a hard probability 0 or 1: d log(p)/dp = 1/p is inf there and 0 * inf = NaN; "
             "use xlogy(z, p) and xlogy(1 - z, 1 - p), or clip p before the log"
@@ -158,14 +172,27 @@ def _diagnose(record: ResultRecord, elsewhere: Elsewhere | None) -> str:
                 "overflow at large |x|: exp(|x|) overflows or sigmoid(x) rounds to 0 or 1; stay in log space "
                 "(log_sigmoid, softplus, log_softmax)"
             )
-        if not logits and np.any((prediction == 0) | (prediction == 1)):
+        if probabilities and np.any((prediction == 0) | (prediction == 1)):
             return "0 * log 0: a hard 0/1 probability with a zero label gives NaN; use xlogy, or log1p(-p)"
+        largest = FORMATS[dtype].max
+        inputs = np.abs(prediction[np.isfinite(prediction)])
+        if max(np.max(np.abs(expected[finite_expected]), initial=0), np.max(inputs, initial=0)) > math.sqrt(largest):
+            return (
+                f"overflow in an intermediate: a square, product or sum beyond {dtype}'s largest finite value "
+                f"({largest:.4g}) though the result is finite; scale before squaring, or compute in a wider dtype"
+            )
         if logits:
             return (
                 "a sigmoid or softmax rounded to exactly 0 or 1, then log 0 = -inf (and 0 * log 0 = NaN): "
                 "stay in log space (log_sigmoid, log_softmax, softplus)"
             )
         return "a non-finite result where the exact one is finite"
+    swallowed = np.isnan(expected) & ~np.isnan(actual)
+    if np.any(swallowed):
+        return (
+            f"a number where the exact answer is NaN ({int(swallowed.sum())} of {swallowed.size}): a NaN input, or "
+            "a 0/0, swallowed by where, nan_to_num or a masked mean; NaN in should be NaN out"
+        )
     finite = finite_expected & np.isfinite(actual) & (expected != 0)
     if np.any(finite):
         ratio = actual[finite] / expected[finite]
@@ -174,9 +201,12 @@ def _diagnose(record: ResultRecord, elsewhere: Elsewhere | None) -> str:
                 "a small result came back as exactly 0: an underflow (log(1 + x) with x below eps is 0: use "
                 "log1p; exp of a large negative number is 0: stay in log space)"
             )
-        # A single element's ratio is always "constant": only a factor beyond rounding means a reduction.
         beyond_rounding = max(1e-3, 4 * FORMATS[dtype].eps)
-        if np.allclose(ratio, ratio[0], rtol=1e-3) and not math.isclose(ratio[0], 1.0, rel_tol=beyond_rounding):
+        if (
+            np.allclose(ratio, ratio[0], rtol=1e-3)
+            and not math.isclose(ratio[0], 1.0, rel_tol=beyond_rounding)
+            and (ratio.size > 1 or _simple_fraction(float(ratio[0]), FORMATS[dtype].eps))
+        ):
             return f"off by a constant factor {ratio[0]:.4g}: wrong reduction (sum vs mean, or the mean's denominator)"
         relative = np.abs(actual[finite] - expected[finite]) / np.abs(expected[finite])
         tiny = np.abs(expected[finite]) < 1e-3
