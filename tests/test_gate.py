@@ -61,6 +61,10 @@ def test_a_crashing_loss_is_a_failure_not_a_crash_of_the_gate(tmp_path):
     done = gate("gate_targets:aborts_on_big_logits", *BCE_LOGITS, "--out", str(tmp_path))
     assert done.returncode == 1
     assert "CRASH" in done.stdout and "SIGABRT" in (tmp_path / "report.json").read_text()
+    # Nothing came back, so there is no exact-vs-returned pair to show, only why.
+    crash = done.stdout[done.stdout.index("CRASH") :]
+    assert crash.splitlines()[2].startswith("  returned nothing: the worker killed by SIGABRT")
+    assert "exact:    null" not in done.stdout and "None ulp" not in done.stdout
 
 
 @pytest.mark.parametrize(
@@ -218,3 +222,13 @@ def test_a_numpy_mean_that_adds_bfloat16_in_bfloat16_fails_in_bfloat16_only(tmp_
     failures = [line for line in done.stdout.splitlines() if line.startswith("FAIL ")]
     assert failures and all("[bfloat16 value]" in line for line in failures), failures
     assert "accumulated in bfloat16" in done.stdout
+
+
+def test_a_selection_that_matches_nothing_says_so(tmp_path):
+    done = gate(
+        "gate_numpy_losses:stable_bce_with_logits", *NUMPY_BCE_LOGITS, "--select", "mse/basic*", "--out", str(tmp_path)
+    )
+    assert done.returncode == 3
+    assert "no corpus case applies to binary_crossentropy with {'from_logits': True} under --select mse/basic*" in (
+        done.stderr
+    )

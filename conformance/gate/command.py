@@ -101,7 +101,9 @@ def handler(args: argparse.Namespace) -> int:
     except GateUsageError as problem:
         raise UsageError(str(problem)) from None
     if not result.records:  # the CLI's exit code 3: nothing ran, not a bad input
-        raise NothingRan(f"no corpus case applies to {args.op} with {params}")
+        chosen_by = [f"--select {pattern}" for pattern in args.select] + [f"--deselect {p}" for p in args.deselect]
+        because = f" under {' '.join(chosen_by)}" if chosen_by else ""
+        raise NothingRan(f"no corpus case applies to {args.op} with {params}{because}")
     written = reports.write_all(result.report, Path(args.out))
     print(result.describe())
     print(f"reports: {', '.join(str(p) for p in written.values())}")

@@ -176,6 +176,11 @@ class GateResult:
             lines += [
                 f"{record['verdict'].upper()} {record['case']} [{record['dtype']} {record['quantity']}]",
                 f"  inputs:   {json.dumps(record['inputs'])}",
+            ]
+            if record["actual"] is None:  # nothing came back (timeout, crash, error): no score to show
+                lines.append(f"  returned nothing: {record.get('diagnosis') or record.get('message', '')}")
+                continue
+            lines += [
                 f"  exact:    {json.dumps(record['exact'])}",
                 f"  returned: {json.dumps(record['actual'])}  ({record['max_ulp_error']} ulp)",
                 f"  diagnosis: {record.get('diagnosis', '')}",
