@@ -20,6 +20,9 @@ def test_a_correct_jax_softplus_passes_on_a_cpu_that_flushes_subnormals():
     assert flushed and flushed[0]["actual"] == [0.0]
     assert flushed[0]["message"].startswith("platform: ")
     assert "platform" in result.describe().splitlines()[-1]
+    # Counted, and named with the mechanism that explains them, where a user reads the output.
+    (said,) = [line for line in result.describe().splitlines() if line.startswith("PLATFORM ")]
+    assert "(xla-and-tensorflow-cpu-flush-subnormals)" in said and "softplus/x=-100" in said
 
 
 def test_a_mean_of_tensorflows_own_loss_is_judged_by_its_per_sample_native():

@@ -189,10 +189,11 @@ class GateResult:
             lines.append(f"... and {len(self.failures) - limit} more (see the JSON report)")
         verdicts = dict(summarize(self.records)["verdicts"])
         for kind in EXPLAINED:  # recorded as xfail with this explanation; said as what they are
-            shown = sum(_kind(r) == kind for r in self.records)
-            if shown:
-                verdicts["xfail"] -= shown
-                verdicts[kind] = shown
+            explained = [r for r in self.records if _kind(r) == kind]
+            if explained:
+                verdicts["xfail"] -= len(explained)
+                verdicts[kind] = len(explained)
+                lines.append(_explained_line(kind, explained))
         verdicts = {v: n for v, n in verdicts.items() if n}
         lines += self.notes
         lines.append(f"{len(self.records)} results: " + ", ".join(f"{n} {v}" for v, n in verdicts.items()))
@@ -205,6 +206,14 @@ class GateResult:
 
 #: Explanation kinds of results that do not fail the gate: the platform's doing, or accepted by the user.
 EXPLAINED = (platform.PLATFORM, selection.ACCEPTED)
+
+
+def _explained_line(kind: str, records: Sequence[ResultRecord], shown: int = 4) -> str:
+    """One line naming the results the platform or the user's accept file explains, and why."""
+    names = sorted({explanation["name"] for r in records if (explanation := r.get("explanation"))})
+    where = ", ".join(f"{r['case']} [{r['dtype']} {r['quantity']}]" for r in records[:shown])
+    more = f" and {len(records) - shown} more" if len(records) > shown else ""
+    return f"{kind.upper()} {len(records)} ({', '.join(names)}): {where}{more}"
 
 
 def _kind(record: ResultRecord) -> str | None:
