@@ -144,7 +144,7 @@ class Place:
 class Taken:
     """A connection to a standby worker, with the surface of the ``subprocess.Popen`` that
     :class:`~conformance.run.workers.Worker` talks to: ``stdin``/``stdout``, ``pid``, ``poll``,
-    ``kill``, ``wait``. The worker is not our child: its liveness is read from ``/proc``."""
+    ``kill``. The worker is not our child (no status to wait for): its liveness is read from ``/proc``."""
 
     def __init__(self, connection: socket.socket, pid: int, lock: IO[bytes], log: Path) -> None:
         self.connection, self.pid, self._lock, self.log = connection, pid, lock, log
@@ -160,10 +160,6 @@ class Taken:
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(self.pid, signal.SIGKILL)
-
-    def wait(self) -> int:
-        """Not our child: there is no status to wait for; what :meth:`poll` can tell."""
-        return self.poll() or 0
 
     def release(self) -> None:
         """End the call and leave the worker on standby for the next one."""

@@ -270,10 +270,7 @@ class Worker:
                 return False
         if not answer.get("standing_by"):
             return False
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        _close_pipes(process)
         _ON_STANDBY.append(process)
         self.on_standby = True
         self._process = None
@@ -283,26 +280,28 @@ class Worker:
         return True
 
     def stop(self) -> None:
-        if isinstance(self._process, Taken):
+        process = self._process
+        if process is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._process.pid, signal.SIGKILL)  # a standby leads its own group too
-            self._process.kill()
-            self._process.release()
-            self._process = None
-        if self._process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._process.pid, signal.SIGKILL)  # the worker and its children
+                os.killpg(process.pid, signal.SIGKILL)  # the worker (a standby too leads its group), its children
             with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
-            self._process.wait()
-            for stream in (self._process.stdin, self._process.stdout):
-                if stream is not None:
-                    with contextlib.suppress(OSError):
-                        stream.close()
+                process.kill()
+            if isinstance(process, Taken):
+                process.release()
+            else:
+                process.wait()
+                _close_pipes(process)
             self._process = None
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def _tail(stream: IO[bytes], limit: int) -> str:
