@@ -33,7 +33,6 @@ from conformance.judge.scoring import tolerance
 from conformance.judge.verdicts import Judge
 from conformance.pipeline import environment
 from conformance.report.records import ReportDocument, ResultRecord, Verdict, build_report, summarize
-from conformance.run.devices import DEFAULT_DEVICE
 from conformance.run.plan import assign
 from conformance.run.runner import (
     DEFAULT_TIMEOUT,
@@ -377,7 +376,7 @@ def run(
     kept = Standby(framework, standby_minutes * 60) if standby_minutes > 0 else None
     finished = False  # an exception or an interrupt stops the worker, standby or not
     try:
-        pool.launch(CUSTOM_SPEC, environment={ENVIRONMENT: json.dumps(description)}, standby=kept)
+        worker = pool.launch(CUSTOM_SPEC, environment={ENVIRONMENT: json.dumps(description)}, standby=kept)
         variants = reference_variants(reference)
         answers = OracleAnswers(oracle_cache())
         accepted = selection.load_accepted(chosen.accept) if chosen.accept else []
@@ -397,11 +396,10 @@ def run(
             return ran
 
         result = _judge(raws, verdicts, [adapter], framework, run_natives, found, accepted)
-        worker = pool.workers.get((CUSTOM_SPEC, DEFAULT_DEVICE))
         finished = True
     finally:
         pool.close(finished)
-    if kept is not None and worker is not None:
+    if kept is not None:
         result.notes.append(_standby_note(worker, standby_minutes))
     return result
 

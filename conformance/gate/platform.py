@@ -65,8 +65,9 @@ def apply(
         dtypes.setdefault(raw.case.id, set()).add(raw.dtype)
     by_id = {raw.case.id: raw.case for raw, _, _ in reproduced}
     cases = [replace(case, dtypes=tuple(d for d in case.dtypes if d in dtypes[key])) for key, case in by_id.items()]
-    per_sample = {variant.id: case.id for case in cases if (variant := _per_sample(case)) is not None}
-    cases += [variant for case in cases if (variant := _per_sample(case)) is not None]
+    variants = {case.id: variant for case in cases if (variant := _per_sample(case)) is not None}
+    per_sample = {variant.id: case_id for case_id, variant in variants.items()}
+    cases += variants.values()
     judge = Judge(answers, known=[replace(entry) for entry in candidates])
     shown: set[tuple[str, str, str, str]] = set()
     for native in run_natives(cases):

@@ -109,7 +109,7 @@ class WorkerPool:
         environment: dict[str, str] | None = None,
         device: str = DEFAULT_DEVICE,
         standby: Standby | None = None,
-    ) -> None:
+    ) -> Worker:
         """Start ``spec``'s worker now without waiting for it: its import overlaps the caller's
         own work (the gate loads its cases meanwhile); :meth:`acquire` then waits for it.
         With ``standby``, one waiting from an earlier call is taken over (see :mod:`.standby`)."""
@@ -117,10 +117,10 @@ class WorkerPool:
             worker = Worker(spec, environment, device, standby)
             worker.launch()
             self.workers[(spec, device)] = worker
+        return self.workers[(spec, device)]
 
     def acquire(self, spec: str, device: str = DEFAULT_DEVICE, timeout: float | None = None) -> Worker:
-        self.launch(spec, device=device)
-        worker = self.workers[(spec, device)]
+        worker = self.launch(spec, device=device)
         if not worker.handshake:
             try:
                 worker.await_handshake(*(() if timeout is None else (timeout,)))
