@@ -156,10 +156,17 @@ def test_the_standby_folder_is_private(workplace):
 
 
 def wait_until_ended(pid: int, seconds: float = 30) -> bool:
+    """Until the process has ended and no socket answers for it. A killed worker's main thread
+    is a zombie before its other threads have exited, and they hold its files, the listening
+    socket among them, for a moment longer."""
+
+    def ended() -> bool:
+        return not standby.alive(pid) and pid not in [answering for _, answering in standby.running()]
+
     deadline = time.monotonic() + seconds
-    while standby.alive(pid) and time.monotonic() < deadline:
+    while not ended() and time.monotonic() < deadline:
         time.sleep(0.1)
-    return not standby.alive(pid)
+    return ended()
 
 
 def test_an_interrupted_call_stops_the_worker_it_took_over(workplace, monkeypatch):
